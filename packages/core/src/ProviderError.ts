@@ -1,0 +1,157 @@
+/**
+ * The typed failures of a provider call. Every error names the provider, says whether retrying the
+ * same request could succeed, and never carries an API key.
+ */
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+
+/** The TCP connection could not be made, was reset, or broke while the response was read. */
+export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+  readonly provider: string
+  readonly message: string
+  readonly cause?: unknown
+}> {
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/** No response headers arrived within the configured time. */
+export class HeadersTimeout extends Data.TaggedError("HeadersTimeout")<{
+  readonly provider: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message() {
+    return `${this.provider}: no response headers within ${String(this.timeout)}`
+  }
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/** The response body sent nothing for longer than the configured idle limit. */
+export class IdleTimeout extends Data.TaggedError("IdleTimeout")<{
+  readonly provider: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message() {
+    return `${this.provider}: the stream sent nothing for ${String(this.timeout)}`
+  }
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/** What every HTTP status error carries. */
+interface StatusFields {
+  readonly provider: string
+  readonly status: number
+  readonly requestId?: string | undefined
+  /** How long the server asked us to wait, from `retry-after-ms` or `Retry-After`. */
+  readonly retryAfter?: Duration.Duration | undefined
+  /** The first bytes of the response body, for diagnosis. */
+  readonly body: string
+  /** The provider's own error message, when the body had one. */
+  readonly providerMessage?: string | undefined
+}
+
+const statusMessage = (self: StatusFields & { readonly _tag: string }) =>
+  `${self.provider}: HTTP ${self.status}${self.providerMessage ? `: ${self.providerMessage}` : ""}${
+    self.requestId ? ` (request id ${self.requestId})` : ""
+  }`
+
+const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529])
+
+/** An HTTP error status that has no more specific error. */
+export class StatusError extends Data.TaggedError("StatusError")<StatusFields> {
+  override get message() {
+    return statusMessage(this)
+  }
+  get retryable(): boolean {
+    return RETRYABLE_STATUS.has(this.status)
+  }
+}
+
+/** HTTP 429: the provider asks the client to slow down. */
+export class RateLimited extends Data.TaggedError("RateLimited")<StatusFields> {
+  override get message() {
+    return statusMessage(this)
+  }
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/** HTTP 401 or 403: the key is missing, wrong or lacks permission. */
+export class AuthenticationError extends Data.TaggedError("AuthenticationError")<StatusFields> {
+  override get message() {
+    return statusMessage(this)
+  }
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/** The request is longer than the model's context window. */
+export class ContextOverflow extends Data.TaggedError("ContextOverflow")<StatusFields> {
+  override get message() {
+    return statusMessage(this)
+  }
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/** The stream broke its wire format: bad framing, invalid JSON, an event over the size limit. */
+export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+  readonly provider: string
+  readonly message: string
+  /** The offending bytes, shortened. */
+  readonly excerpt: string
+  readonly cause?: unknown
+}> {
+  get retryable(): boolean {
+    return false
+  }
+}
+
+/** The provider sent an error event inside a stream that had started well. */
+export class ProviderStreamError extends Data.TaggedError("ProviderStreamError")<{
+  readonly provider: string
+  readonly message: string
+  /** The provider's error type or code, such as `server_error` or `overloaded_error`. */
+  readonly code?: string | undefined
+  readonly isRetryable: boolean
+  readonly raw?: unknown
+}> {
+  get retryable(): boolean {
+    return this.isRetryable
+  }
+}
+
+/** The stream ended without a single content chunk or terminal event. */
+export class EmptyResponse extends Data.TaggedError("EmptyResponse")<{
+  readonly provider: string
+  readonly message: string
+}> {
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/** Any failure of a provider call. */
+export type ProviderError =
+  | ConnectionError
+  | HeadersTimeout
+  | IdleTimeout
+  | StatusError
+  | RateLimited
+  | AuthenticationError
+  | ContextOverflow
+  | ProtocolError
+  | ProviderStreamError
+  | EmptyResponse
+
+/** Shortens text for an error excerpt, keeping the head where the cause usually is. */
+export const excerpt = (text: string, max = 512): string =>
+  text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
