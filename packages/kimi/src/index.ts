@@ -1,1 +1,3 @@
-export {}
+export * as Kimi from "./Kimi.js"
+export * as KimiConfig from "./Config.js"
+export * as KimiRequest from "./Request.js"

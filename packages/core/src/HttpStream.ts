@@ -1,0 +1,221 @@
+/**
+ * Streaming HTTP on `@effect/platform`'s HttpClient: one request, its status mapped to a typed
+ * error, its body decoded as Server-Sent Events and then as a provider's chunks. The response is
+ * bound to the consuming stream's scope, so any end of the stream (completion, failure, `take`,
+ * interruption) aborts the request and closes its connection if it is still open.
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as EffectChunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Chunk from "./Chunk.js"
+import * as ProviderError from "./ProviderError.js"
+import * as Sse from "./Sse.js"
+
+/** What a provider says about the request it streams. */
+export interface Options {
+  readonly provider: string
+  readonly sse?: Sse.SseOptions | undefined
+}
+
+/** The parts of a successful response a decoder may need. */
+export interface ResponseInfo {
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly requestId: string | undefined
+}
+
+/**
+ * Turns a provider's SSE events into chunks. One instance per response. `event` and `end` push
+ * chunks onto `out`, and throw a `ProviderError` when the stream is bad or reports an error.
+ */
+export interface EventDecoder {
+  readonly event: (event: Sse.SseEvent, out: Array<Chunk.Chunk>) => void
+  /** Called when the body ends; throws if the stream was cut off before its terminal event. */
+  readonly end: (out: Array<Chunk.Chunk>) => void
+}
+
+const REQUEST_ID_HEADERS = ["x-request-id", "request-id", "x-goog-request-id"]
+
+/** The provider's request id from the response headers, when it sent one. */
+export const requestId = (headers: Headers.Headers): string | undefined => {
+  for (const name of REQUEST_ID_HEADERS) {
+    const value = headers[name]
+    if (value !== undefined) return value
+  }
+  return undefined
+}
+
+/**
+ * How long the server asks the client to wait: `retry-after-ms` (milliseconds), else `Retry-After`
+ * in seconds or as an HTTP date.
+ */
+export const retryAfter = (headers: Headers.Headers, now: number = Date.now()): Duration.Duration | undefined => {
+  const ms = headers["retry-after-ms"]
+  if (ms !== undefined) {
+    const value = Number(ms)
+    if (Number.isFinite(value) && value >= 0) return Duration.millis(value)
+  }
+  const after = headers["retry-after"]
+  if (after === undefined) return undefined
+  const seconds = Number(after)
+  if (after.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return Duration.seconds(seconds)
+  const date = Date.parse(after)
+  return Number.isNaN(date) ? undefined : Duration.millis(Math.max(0, date - now))
+}
+
+const CONTEXT_OVERFLOW =
+  /context[_ ]length|context window|maximum context|prompt is too long|too many (input )?tokens|input token count|exceeds the (maximum|model)/i
+
+/** The `message` of the common JSON error bodies: `{ error: { message } }`, `{ message }`, `{ error: "..." }`. */
+const providerMessage = (body: string): string | undefined => {
+  try {
+    const json = JSON.parse(body) as any
+    const error = Array.isArray(json) ? json[0]?.error : json?.error ?? json
+    if (typeof error === "string") return error
+    if (typeof error?.message === "string") return error.message
+  } catch {
+    // not JSON: the excerpt says enough
+  }
+  return undefined
+}
+
+/** Maps an HTTP error status and its body to the matching typed error. */
+export const statusError = (
+  provider: string,
+  status: number,
+  headers: Headers.Headers,
+  body: string
+): ProviderError.ProviderError => {
+  const fields = {
+    provider,
+    status,
+    requestId: requestId(headers),
+    retryAfter: retryAfter(headers),
+    body: ProviderError.excerpt(body, 2048),
+    providerMessage: providerMessage(body)
+  }
+  if (status === 401 || status === 403) return new ProviderError.AuthenticationError(fields)
+  if (status === 429) return new ProviderError.RateLimited(fields)
+  if ((status === 400 || status === 413) && CONTEXT_OVERFLOW.test(body)) return new ProviderError.ContextOverflow(fields)
+  return new ProviderError.StatusError(fields)
+}
+
+const ERROR_BODY_LIMIT = 64 * 1024
+
+const readErrorBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
+  response.stream.pipe(
+    Stream.decodeText(),
+    Stream.scan("", (acc, piece) => acc + piece),
+    Stream.takeUntil((text) => text.length >= ERROR_BODY_LIMIT),
+    Stream.runLast,
+    Effect.map(Option.getOrElse(() => "")),
+    Effect.orElseSucceed(() => "")
+  )
+
+const connectionError = (provider: string) => (error: HttpClientError.HttpClientError) =>
+  new ProviderError.ConnectionError({
+    provider,
+    message: error.reason === "Transport"
+      ? `could not reach ${error.request.url}: ${errorMessage(error.cause)}`
+      : `the response body broke off: ${errorMessage(error.cause)}`,
+    cause: error.cause
+  })
+
+const errorMessage = (cause: unknown): string =>
+  cause instanceof Error ? (cause.cause instanceof Error ? `${cause.message} (${cause.cause.message})` : cause.message) : String(cause)
+
+/**
+ * Sends the request in the current scope: a non-2xx status fails with its typed error, and closing
+ * the scope aborts the request wherever it is.
+ */
+export const execute = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  provider: string
+): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError.ProviderError, Scope.Scope> =>
+  HttpClient.withScope(client).execute(request).pipe(
+    Effect.mapError(connectionError(provider)),
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300
+        ? Effect.succeed(response)
+        : Effect.flatMap(
+          readErrorBody(response),
+          (body) => Effect.fail(statusError(provider, response.status, response.headers, body))
+        )
+    )
+  )
+
+/** The response body as SSE events. */
+export const events = (
+  response: HttpClientResponse.HttpClientResponse,
+  options: Options
+): Stream.Stream<Sse.SseEvent, ProviderError.ProviderError> =>
+  response.stream.pipe(
+    Stream.mapError(connectionError(options.provider)),
+    Sse.decode({ provider: options.provider, ...options.sse })
+  )
+
+const isProviderError = (u: unknown): u is ProviderError.ProviderError =>
+  typeof u === "object" && u !== null && "provider" in u && "retryable" in u && "_tag" in u
+
+const runDecoder = <A>(provider: string, f: (out: Array<Chunk.Chunk>) => A) => {
+  const out: Array<Chunk.Chunk> = []
+  try {
+    f(out)
+    return Effect.succeed(EffectChunk.unsafeFromArray(out))
+  } catch (error) {
+    if (isProviderError(error)) return Effect.fail(error)
+    return Effect.fail(
+      new ProviderError.ProtocolError({ provider, message: `could not decode the stream: ${errorMessage(error)}`, excerpt: "", cause: error })
+    )
+  }
+}
+
+/**
+ * A whole provider call: sends the request, decodes the SSE body with a fresh decoder, and emits
+ * its chunks. The stream owns the connection; ending it in any way releases it.
+ *
+ * @example
+ * HttpStream.chunks(client, request, { provider: "openai" }, (info) => new ChatDecoder(info))
+ */
+export const chunks = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  options: Options,
+  decoder: (info: ResponseInfo) => EventDecoder
+): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
+  Stream.unwrapScoped(
+    Effect.map(execute(client, request, options.provider), (response) => {
+      const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
+      return events(response, options).pipe(
+        Stream.mapChunksEffect((batch) =>
+          runDecoder(options.provider, (out) => {
+            for (const event of batch) decode.event(event, out)
+          })
+        ),
+        Stream.concat(Stream.flattenChunks(Stream.fromEffect(runDecoder(options.provider, decode.end))))
+      )
+    })
+  )
+
+/** Parses one event's JSON, failing with a `ProtocolError` that shows the bad text. */
+export const parseJson = (provider: string, event: Sse.SseEvent): any => {
+  try {
+    return JSON.parse(event.data)
+  } catch (cause) {
+    throw new ProviderError.ProtocolError({
+      provider,
+      message: `invalid JSON in a${event.event === "message" ? "n" : ` "${event.event}"`} event`,
+      excerpt: ProviderError.excerpt(event.data, 256),
+      cause
+    })
+  }
+}

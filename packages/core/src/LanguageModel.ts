@@ -1,0 +1,81 @@
+/**
+ * The provider-neutral model service: a request in, a stream of chunks out.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { Accumulator } from "./Accumulator.js"
+import type * as Chunk from "./Chunk.js"
+import type * as Message from "./Message.js"
+import type { ProviderError } from "./ProviderError.js"
+import { EmptyResponse } from "./ProviderError.js"
+
+/** A tool as the model sees it: a name, what it does, and a JSON Schema for its arguments. */
+export interface ToolDefinition {
+  readonly name: string
+  readonly description?: string | undefined
+  readonly parameters: Record<string, unknown>
+}
+
+/** Whether and which tool the model must call. */
+export type ToolChoice = "auto" | "none" | "required" | { readonly tool: string }
+
+/** How hard a reasoning model thinks. */
+export type ReasoningEffort = "minimal" | "low" | "medium" | "high"
+
+/** One call to a model. The model itself is chosen by the layer unless `model` overrides it. */
+export interface Request {
+  readonly system?: string | undefined
+  readonly messages: ReadonlyArray<Message.Message>
+  readonly tools?: ReadonlyArray<ToolDefinition> | undefined
+  readonly toolChoice?: ToolChoice | undefined
+  readonly maxOutputTokens?: number | undefined
+  readonly temperature?: number | undefined
+  readonly reasoning?: { readonly effort: ReasoningEffort } | undefined
+  readonly model?: string | undefined
+  /** Fields merged into the provider's request body as they are, keyed by provider name. */
+  readonly providerOptions?: Record<string, Record<string, unknown>> | undefined
+}
+
+/** The service a provider layer implements. */
+export interface Service {
+  readonly provider: string
+  readonly model: string
+  /** Streams one response. Interrupting the consumer closes its connection. */
+  readonly stream: (request: Request) => Stream.Stream<Chunk.Chunk, ProviderError>
+}
+
+/** The language model in context, provided by a provider's layer. */
+export class LanguageModel extends Context.Tag("@reins/core/LanguageModel")<LanguageModel, Service>() {}
+
+/**
+ * Streams one response from the model in context.
+ *
+ * @example
+ * LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
+ *   Stream.runForEach((chunk) => Console.log(chunk))
+ * )
+ */
+export const stream = (request: Request): Stream.Stream<Chunk.Chunk, ProviderError, LanguageModel> =>
+  Stream.unwrap(Effect.map(LanguageModel, (model) => model.stream(request)))
+
+/** Runs one response to its end and returns the assistant message. */
+export const generate = (request: Request): Effect.Effect<Message.Assistant, ProviderError, LanguageModel> =>
+  Effect.flatMap(LanguageModel, (model) => collect(model, model.stream(request)))
+
+/** Folds a provider's chunk stream into its assistant message; fails on a stream with nothing in it. */
+export const collect = (
+  model: { readonly provider: string; readonly model: string },
+  chunks: Stream.Stream<Chunk.Chunk, ProviderError>
+): Effect.Effect<Message.Assistant, ProviderError> =>
+  Effect.suspend(() => {
+    const acc = new Accumulator(model)
+    return chunks.pipe(
+      Stream.runForEachChunk((chunk) => Effect.sync(() => acc.addAll(chunk))),
+      Effect.flatMap(() =>
+        acc.hasContent || acc.finished
+          ? Effect.succeed(acc.message())
+          : Effect.fail(new EmptyResponse({ provider: model.provider, message: "the stream ended with no content" }))
+      )
+    )
+  })

@@ -1,0 +1,132 @@
+/**
+ * A tool the model can call: its parameters and results are Schemas, its handler an Effect. The JSON
+ * Schema sent to providers is derived from the parameter Schema, and every way a call can go wrong
+ * (bad JSON, arguments that do not match, a failing or slow handler) becomes an error result that
+ * goes back to the model instead of ending the turn.
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as JSONSchema from "effect/JSONSchema"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type { ToolDefinition } from "./LanguageModel.js"
+import * as Message from "./Message.js"
+import type * as Part from "./Part.js"
+
+/** What every tool offers, whatever its types: a name, its definition, and a way to run a call. */
+export interface Any {
+  readonly name: string
+  /** What the model is told about the tool. */
+  readonly definition: ToolDefinition
+  /**
+   * Runs one call. Never fails: every problem becomes an error result for the model. Interruption
+   * is not caught; the turn records interrupted calls itself.
+   */
+  readonly run: (call: Part.ToolCall) => Effect.Effect<Message.ToolResult, never, any>
+}
+
+/** A tool with parameter type `P`, result `A`, typed failure `E` and requirements `R`. */
+export interface Tool<P, A, E, R> extends Any {
+  readonly description: string | undefined
+  readonly parameters: Schema.Schema<P, any>
+  readonly success: Schema.Schema<A, any>
+  readonly failure: Schema.Schema<E, any> | undefined
+  readonly timeout: Duration.Duration | undefined
+  readonly handler: (params: P) => Effect.Effect<A, E, R>
+  readonly run: (call: Part.ToolCall) => Effect.Effect<Message.ToolResult, never, R>
+}
+
+/** The requirements of a tool's handler. */
+export type Requirements<T> = T extends { readonly run: (call: Part.ToolCall) => Effect.Effect<any, any, infer R> } ? R
+  : never
+
+/**
+ * Defines a tool.
+ *
+ * @example
+ * const clock = Tool.make("clock", {
+ *   description: "The current time in a time zone",
+ *   parameters: Schema.Struct({ tz: Schema.String }),
+ *   success: Schema.String,
+ *   handler: ({ tz }) => Effect.sync(() => new Date().toLocaleString("en-GB", { timeZone: tz }))
+ * })
+ */
+export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
+  name: string,
+  options: {
+    readonly description?: string | undefined
+    readonly parameters: Schema.Schema<P, PI>
+    readonly success: Schema.Schema<A, AI>
+    readonly failure?: Schema.Schema<E, EI> | undefined
+    /** Longer than this, the call is interrupted and reported to the model as timed out. */
+    readonly timeout?: Duration.DurationInput | undefined
+    readonly handler: (params: P) => Effect.Effect<A, E, R>
+  }
+): Tool<P, A, E, R> => {
+  const tool: Omit<Tool<P, A, E, R>, "run"> = {
+    name,
+    description: options.description,
+    parameters: options.parameters,
+    success: options.success,
+    failure: options.failure,
+    timeout: options.timeout === undefined ? undefined : Duration.decode(options.timeout),
+    handler: options.handler,
+    definition: {
+      name,
+      description: options.description,
+      parameters: JSONSchema.make(options.parameters) as unknown as Record<string, unknown>
+    }
+  }
+  return { ...tool, run: (call) => runCall(tool, call) }
+}
+
+const encodeJson = (schema: Schema.Schema<any, any>, value: unknown): string => {
+  const encoded = Schema.encodeUnknownEither(schema)(value)
+  const plain = encoded._tag === "Right" ? encoded.right : value
+  return typeof plain === "string" ? plain : JSON.stringify(plain) ?? "null"
+}
+
+const errorResult = (call: Part.ToolCall, content: string) =>
+  Message.toolResult({ toolCallId: call.id, toolName: call.name, content, isError: true })
+
+const runCall = <P, A, E, R>(tool: Omit<Tool<P, A, E, R>, "run">, call: Part.ToolCall): Effect.Effect<Message.ToolResult, never, R> =>
+  Effect.suspend(() => {
+    let input: unknown
+    try {
+      input = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments)
+    } catch (error) {
+      return Effect.succeed(errorResult(call, `The arguments are not valid JSON: ${(error as Error).message}`))
+    }
+    const decoded = Schema.decodeUnknownEither(tool.parameters)(input)
+    if (decoded._tag === "Left") {
+      return Effect.succeed(
+        errorResult(call, `The arguments do not match the parameters: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
+      )
+    }
+    const handled = tool.timeout === undefined
+      ? tool.handler(decoded.right)
+      : Effect.timeoutFail(tool.handler(decoded.right), {
+        duration: tool.timeout,
+        onTimeout: () => new TimedOut()
+      })
+    return handled.pipe(
+      Effect.map((value) => Message.toolResult({ toolCallId: call.id, toolName: call.name, content: encodeJson(tool.success, value) })),
+      Effect.catchAllCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+        const failure = Cause.failureOption(cause)
+        if (failure._tag === "Some") {
+          const error = failure.value
+          if (error instanceof TimedOut) {
+            return Effect.succeed(errorResult(call, `The tool did not finish within ${Duration.format(tool.timeout!)}.`))
+          }
+          return Effect.succeed(errorResult(call, tool.failure !== undefined ? encodeJson(tool.failure, error) : String(error)))
+        }
+        return Effect.succeed(errorResult(call, `The tool failed: ${Cause.pretty(cause).split("\n")[0]}`))
+      })
+    )
+  })
+
+class TimedOut {
+  readonly _tag = "TimedOut"
+}

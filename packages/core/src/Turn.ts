@@ -1,0 +1,220 @@
+/**
+ * An agent turn: the model, the tools it asks for, the model again, until it needs no tool. A turn
+ * is one fiber, so `Fiber.interrupt` is its Stop button, and whatever way it ends, the
+ * conversation it leaves is valid to continue: the partial answer is kept with
+ * `stopReason: "interrupted"`, and every tool call has a result.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Mailbox from "effect/Mailbox"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { Accumulator } from "./Accumulator.js"
+import type * as Chunk from "./Chunk.js"
+import * as LanguageModel from "./LanguageModel.js"
+import * as Message from "./Message.js"
+import type * as Part from "./Part.js"
+import type { ProviderError } from "./ProviderError.js"
+import type { StopReason } from "./StopReason.js"
+import * as Toolkit from "./Toolkit.js"
+import type * as Tool from "./Tool.js"
+import * as Usage from "./Usage.js"
+
+/** The conversation a turn reads and extends; UIs can watch its `changes`. */
+export type Conversation = SubscriptionRef.SubscriptionRef<ReadonlyArray<Message.Message>>
+
+/** What a turn needs. */
+export interface Options<Tools extends ReadonlyArray<Tool.Any>> {
+  readonly conversation: Conversation
+  /** The user's new message. */
+  readonly input: string | Message.User
+  readonly toolkit?: Toolkit.Toolkit<Tools> | undefined
+  /** The most model calls in the turn; default 10. */
+  readonly maxSteps?: number | undefined
+  /** How many tool calls of one step run at once; default all of them. */
+  readonly concurrency?: number | undefined
+  /** Request fields for every model call (system prompt, reasoning, temperature, ...). */
+  readonly request?: Omit<LanguageModel.Request, "messages" | "tools"> | undefined
+}
+
+/** How a turn ended. */
+export interface TurnResult {
+  /** The messages the turn added, its input first. */
+  readonly messages: ReadonlyArray<Message.Message>
+  /** The last step's stop reason. `tool-calls` means `maxSteps` was reached with calls answered. */
+  readonly stopReason: StopReason
+  readonly steps: number
+  readonly usage: Usage.Usage
+}
+
+/** What a turn streams to a UI; a turn can be rendered from these alone. */
+export type TurnEvent =
+  | { readonly _tag: "StepStart"; readonly step: number }
+  | { readonly _tag: "Chunk"; readonly step: number; readonly chunk: Chunk.Chunk }
+  | { readonly _tag: "ToolCallStarted"; readonly step: number; readonly call: Part.ToolCall }
+  | { readonly _tag: "ToolResult"; readonly step: number; readonly result: Message.ToolResult }
+  | { readonly _tag: "StepEnd"; readonly step: number; readonly message: Message.Assistant }
+  | { readonly _tag: "TurnEnd"; readonly result: TurnResult }
+
+const interruptedResult = (call: Part.ToolCall): Message.ToolResult =>
+  Message.toolResult({
+    toolCallId: call.id,
+    toolName: call.name,
+    content: "The call was interrupted before it finished; it has no result.",
+    isError: true
+  })
+
+/** Where a turn is, so that a stop at any point can leave the conversation valid. */
+type Phase =
+  | { readonly _tag: "Idle" }
+  | { readonly _tag: "Streaming"; readonly acc: Accumulator }
+  | { readonly _tag: "Tools"; readonly calls: ReadonlyArray<Part.ToolCall>; readonly results: Map<string, Message.ToolResult> }
+
+const append = (conversation: Conversation, messages: ReadonlyArray<Message.Message>) =>
+  messages.length === 0 ? Effect.void : SubscriptionRef.update(conversation, (history) => [...history, ...messages])
+
+/** The messages that close a phase cut short, so that every tool call has its result. */
+const closing = (phase: Phase, interrupted: boolean): ReadonlyArray<Message.Message> => {
+  switch (phase._tag) {
+    case "Idle":
+      return []
+    case "Streaming": {
+      const message = phase.acc.finished ? phase.acc.message() : interrupted ? phase.acc.interrupted() : phase.acc.failed()
+      return [message, ...Message.toolCalls(message).map(interruptedResult)]
+    }
+    case "Tools":
+      return phase.calls.map((call) => phase.results.get(call.id) ?? interruptedResult(call))
+  }
+}
+
+const loop = <Tools extends ReadonlyArray<Tool.Any>>(
+  options: Options<Tools>,
+  emit: ((event: TurnEvent) => Effect.Effect<void>) | undefined
+): Effect.Effect<TurnResult, ProviderError, LanguageModel.LanguageModel | Tool.Requirements<Tools[number]>> =>
+  Effect.gen(function*() {
+    const { conversation } = options
+    const toolkit = options.toolkit ?? (Toolkit.empty as unknown as Toolkit.Toolkit<Tools>)
+    const maxSteps = options.maxSteps ?? 10
+    const model = yield* LanguageModel.LanguageModel
+    const notify = emit ?? (() => Effect.void)
+    let phase: Phase = { _tag: "Idle" }
+    let usage = Usage.empty
+    let stopReason: StopReason = "other"
+    let steps = 0
+    const input = typeof options.input === "string" ? Message.user(options.input) : options.input
+    const start = (yield* SubscriptionRef.get(conversation)).length
+
+    const body = Effect.gen(function*() {
+      yield* append(conversation, [input])
+      while (steps < maxSteps) {
+        const step = ++steps
+        yield* notify({ _tag: "StepStart", step })
+        const acc = new Accumulator(model)
+        phase = { _tag: "Streaming", acc }
+        const messages = yield* SubscriptionRef.get(conversation)
+        yield* model.stream({ ...options.request, messages, tools: toolkit.definitions }).pipe(
+          Stream.runForEachChunk((chunks) => {
+            acc.addAll(chunks)
+            return emit === undefined
+              ? Effect.void
+              : Effect.forEach(chunks, (chunk) => emit({ _tag: "Chunk", step, chunk }), { discard: true })
+          })
+        )
+        const message = acc.message()
+        const calls = Message.toolCalls(message)
+        const results = new Map<string, Message.ToolResult>()
+        // The answer and the phase change land together: a stop in between would lose track of the calls.
+        yield* Effect.uninterruptible(Effect.suspend(() => {
+          phase = calls.length > 0 ? { _tag: "Tools", calls, results } : { _tag: "Idle" }
+          return append(conversation, [message])
+        }))
+        usage = Usage.add(usage, message.usage)
+        stopReason = message.stopReason
+        yield* notify({ _tag: "StepEnd", step, message })
+        if (calls.length === 0) break
+        yield* Effect.forEach(
+          calls,
+          (call) =>
+            notify({ _tag: "ToolCallStarted", step, call }).pipe(
+              Effect.zipRight(Toolkit.run(toolkit, call)),
+              Effect.tap((result) => {
+                results.set(call.id, result)
+                return notify({ _tag: "ToolResult", step, result })
+              })
+            ),
+          { concurrency: options.concurrency ?? "unbounded", discard: true }
+        )
+        yield* Effect.uninterruptible(Effect.suspend(() => {
+          phase = { _tag: "Idle" }
+          return append(conversation, calls.map((call) => results.get(call.id)!))
+        }))
+      }
+      const all = yield* SubscriptionRef.get(conversation)
+      const result: TurnResult = { messages: all.slice(start), stopReason, steps, usage }
+      yield* notify({ _tag: "TurnEnd", result })
+      return result
+    })
+
+    return yield* body.pipe(
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit) ? Effect.void : append(conversation, closing(phase, Exit.isInterrupted(exit)))
+      )
+    )
+  })
+
+/**
+ * Runs a turn to its end. Interrupting the fiber stops the model stream and the running tools, and
+ * leaves the conversation valid to continue.
+ *
+ * @example
+ * const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
+ * const fiber = yield* Effect.fork(Turn.run({ conversation, input: "What time is it?", toolkit }))
+ * yield* Fiber.interrupt(fiber) // Stop
+ */
+export const run = <Tools extends ReadonlyArray<Tool.Any> = []>(
+  options: Options<Tools>
+): Effect.Effect<TurnResult, ProviderError, LanguageModel.LanguageModel | Tool.Requirements<Tools[number]>> =>
+  loop(options, undefined).pipe(Effect.withSpan("Turn.run"))
+
+/**
+ * The same turn as a stream of events for a UI. Ending the stream early (a closed page, a Stop
+ * button) interrupts the turn.
+ */
+export const stream = <Tools extends ReadonlyArray<Tool.Any> = []>(
+  options: Options<Tools>
+): Stream.Stream<TurnEvent, ProviderError, LanguageModel.LanguageModel | Tool.Requirements<Tools[number]>> =>
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make<TurnEvent, ProviderError>()
+      yield* loop(options, (event) => mailbox.offer(event)).pipe(
+        Mailbox.into(mailbox),
+        Effect.withSpan("Turn.stream"),
+        Effect.forkScoped
+      )
+      return Mailbox.toStream(mailbox)
+    })
+  )
+
+/**
+ * Interrupts `self` when `signal` aborts: a Stop button for callers outside Effect.
+ *
+ * @example
+ * const controller = new AbortController()
+ * Effect.runPromise(Turn.abortable(Turn.run(options).pipe(Effect.provide(model)), controller.signal))
+ * stopButton.onclick = () => controller.abort()
+ */
+export const abortable = <A, E, R>(self: Effect.Effect<A, E, R>, signal: AbortSignal): Effect.Effect<A, E, R> =>
+  Effect.raceFirst(
+    self,
+    Effect.async<never>((resume) => {
+      if (signal.aborted) return resume(Effect.interrupt)
+      const onAbort = () => resume(Effect.interrupt)
+      signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+    })
+  )
+
+/** Interrupts `self` once `stop` is completed, as a UI's Stop button might. */
+export const stopWhen = <A, E, R, X, Y>(self: Effect.Effect<A, E, R>, stop: Deferred.Deferred<X, Y>): Effect.Effect<A, E, R> =>
+  Effect.raceFirst(self, Effect.zipRight(Effect.exit(Deferred.await(stop)), Effect.interrupt))

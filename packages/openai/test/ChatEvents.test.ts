@@ -1,0 +1,81 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Accumulator, type Chunk } from "@reins/core"
+import { ChatEventDecoder } from "../src/chat/Events.js"
+
+const info = { status: 200, headers: {} as any, requestId: "req_1" }
+const message = (data: unknown) => ({ event: "message", data: typeof data === "string" ? data : JSON.stringify(data), id: undefined, retry: undefined })
+const chunk = (delta: unknown, finish: string | null = null) => ({ id: "c1", model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })
+
+const decode = (events: ReadonlyArray<unknown>, end = true) => {
+  const decoder = new ChatEventDecoder("openai", info)
+  const out: Array<Chunk.Chunk> = []
+  for (const event of events) decoder.event(message(event), out)
+  if (end) decoder.end(out)
+  return out
+}
+
+describe("ChatEventDecoder", () => {
+  it("routes interleaved parallel tool calls by index, skipping empty argument deltas", () => {
+    const out = decode([
+      chunk({ role: "assistant", content: null }),
+      chunk({ tool_calls: [{ index: 0, id: "a", type: "function", function: { name: "f", arguments: "" } }] }),
+      chunk({ tool_calls: [{ index: 1, id: "b", type: "function", function: { name: "g", arguments: "{\"y\"" } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: "{\"x\":1}" } }] }),
+      chunk({ tool_calls: [{ index: 1, function: { arguments: "" } }] }),
+      chunk({ tool_calls: [{ index: 1, function: { arguments: ":2}" } }] }),
+      chunk({}, "tool_calls"),
+      { id: "c1", choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 2 }, completion_tokens_details: { reasoning_tokens: 1 } } },
+      "[DONE]"
+    ])
+    const acc = new Accumulator({ provider: "openai", model: "m" })
+    acc.addAll(out)
+    const result = acc.message()
+    expect(result.content).toEqual([
+      { _tag: "ToolCall", id: "a", name: "f", arguments: "{\"x\":1}" },
+      { _tag: "ToolCall", id: "b", name: "g", arguments: "{\"y\":2}" }
+    ])
+    expect(result.stopReason).toBe("tool-calls")
+    expect(result.rawStopReason).toBe("tool_calls")
+    expect(result.usage).toEqual({ inputTokens: 9, outputTokens: 4, cacheReadTokens: 2, cacheWriteTokens: 0, reasoningTokens: 1 })
+    expect(out[0]).toEqual({ _tag: "Start", responseId: "c1", model: "m", requestId: "req_1" })
+    expect(out.at(-1)).toEqual({ _tag: "Finish", reason: "tool-calls", raw: "tool_calls" })
+  })
+
+  it("reads reasoning from reasoning_content and from reasoning, and usage from choices[0].usage", () => {
+    const out = decode([
+      chunk({ reasoning_content: "a" }),
+      chunk({ reasoning: "b" }),
+      chunk({ content: "c" }),
+      { id: "c1", choices: [{ index: 0, delta: {}, finish_reason: "stop", usage: { prompt_tokens: 3, completion_tokens: 5, cached_tokens: 1 } }] },
+      "[DONE]"
+    ])
+    expect(out.filter((c) => c._tag === "ReasoningDelta")).toEqual([{ _tag: "ReasoningDelta", text: "a" }, { _tag: "ReasoningDelta", text: "b" }])
+    expect(out).toContainEqual({ _tag: "Usage", usage: { inputTokens: 3, outputTokens: 5, cacheReadTokens: 1 } })
+  })
+
+  it.each([
+    ["length", "length"],
+    ["content_filter", "content-filter"],
+    ["function_call", "tool-calls"],
+    ["insufficient_system_resource", "other"]
+  ])("maps finish_reason %s to %s and keeps the raw value", (raw, reason) => {
+    expect(decode([chunk({ content: "x" }, raw), "[DONE]"]).at(-1)).toEqual({ _tag: "Finish", reason, raw })
+  })
+
+  it("turns an error object inside the stream into a ProviderStreamError", () => {
+    expect(() => decode([chunk({ content: "x" }), { error: { message: "The server had an error", type: "server_error" } }]))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", isRetryable: true }))
+  })
+
+  it("fails a stream cut off before its finish, and accepts a finish without [DONE]", () => {
+    expect(() => decode([chunk({ content: "x" })])).toThrow(expect.objectContaining({ _tag: "ConnectionError" }))
+    expect(() => decode([])).toThrow(expect.objectContaining({ _tag: "EmptyResponse" }))
+    expect(decode([chunk({ content: "x" }, "stop")]).at(-1)).toEqual({ _tag: "Finish", reason: "stop", raw: "stop" })
+  })
+
+  it("fails malformed JSON with an excerpt, and ignores unknown fields", () => {
+    expect(() => decode(["{\"choices\": [oops"], false)).toThrow(expect.objectContaining({ _tag: "ProtocolError", excerpt: "{\"choices\": [oops" }))
+    const out = decode([{ ...chunk({ content: "x", audio: { id: "z" } }, "stop"), system_fingerprint: "fp", obfuscation: "abc" }, "[DONE]"])
+    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([{ _tag: "TextDelta", text: "x" }])
+  })
+})

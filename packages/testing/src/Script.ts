@@ -1,0 +1,170 @@
+/**
+ * The format-neutral script a `ProviderServer` plays for one request: a status, headers, an
+ * optional silence before the headers, and a list of steps (Server-Sent Events, raw bytes, pauses
+ * and faults). Provider wire formats (Chat Completions, ...) are built on top of this in their own
+ * modules; this one only knows about HTTP and SSE framing.
+ */
+
+/** What the server answers to one request. */
+export interface Script {
+  /** HTTP status, 200 by default. */
+  readonly status?: number
+  /** Response headers (merged over the defaults: SSE content type, no-cache, `x-request-id`). */
+  readonly headers?: Readonly<Record<string, string>>
+  /** Milliseconds of silence before the response headers are sent ("stall before headers"). */
+  readonly headersDelay?: number
+  /** Destroy the socket instead of sending any response headers (after `headersDelay`, if any). */
+  readonly hangUp?: boolean
+  /** What happens after the headers, in order. The response ends after the last step. */
+  readonly steps: ReadonlyArray<Step>
+}
+
+/** A Server-Sent Event. `data` is sent as is (one `data:` line per line of it). */
+export interface Event {
+  readonly _tag: "Event"
+  readonly data: string
+  readonly event?: string
+  readonly id?: string
+}
+
+/** Bytes written to the body exactly as given. */
+export interface Raw {
+  readonly _tag: "Raw"
+  readonly bytes: string | Uint8Array
+}
+
+/** Wait before the next step. */
+export interface Delay {
+  readonly _tag: "Delay"
+  readonly ms: number
+}
+
+/** Send nothing for a while (`Infinity`: until the client goes away). */
+export interface Stall {
+  readonly _tag: "Stall"
+  readonly ms: number
+}
+
+/** Destroy the socket abruptly, mid-response. */
+export interface Drop {
+  readonly _tag: "Drop"
+}
+
+/** End the response normally (implicit after the last step). */
+export interface End {
+  readonly _tag: "End"
+}
+
+/** An SSE comment line (`: text`), as servers send for keep-alive. */
+export interface Comment {
+  readonly _tag: "Comment"
+  readonly text: string
+}
+
+/** One step of a script. */
+export type Step = Event | Raw | Delay | Stall | Drop | End | Comment
+
+/** An SSE event; objects are JSON-stringified. */
+export const event = (data: string | object, options?: { readonly event?: string; readonly id?: string }): Step => {
+  const step: { _tag: "Event"; data: string; event?: string; id?: string } = {
+    _tag: "Event",
+    data: typeof data === "string" ? data : JSON.stringify(data)
+  }
+  if (options?.event !== undefined) step.event = options.event
+  if (options?.id !== undefined) step.id = options.id
+  return step
+}
+
+/** Bytes written to the body as is. */
+export const raw = (bytes: string | Uint8Array): Step => ({ _tag: "Raw", bytes })
+
+/** Waits `ms` milliseconds before the next step. */
+export const delay = (ms: number): Step => ({ _tag: "Delay", ms })
+
+/** Sends nothing for `ms` milliseconds (`Infinity`: never again, until the client goes away). */
+export const stall = (ms: number = Infinity): Step => ({ _tag: "Stall", ms })
+
+/** Destroys the socket abruptly, mid-response. */
+export const drop = (): Step => ({ _tag: "Drop" })
+
+/** Ends the response here (steps after it are ignored). */
+export const end = (): Step => ({ _tag: "End" })
+
+/** An SSE comment (`: text`), a keep-alive. */
+export const comment = (text: string = ""): Step => ({ _tag: "Comment", text })
+
+/** Options shared by the script constructors. */
+export interface ScriptOptions {
+  readonly status?: number
+  readonly headers?: Readonly<Record<string, string>>
+  readonly headersDelay?: number
+}
+
+/** A streaming script from steps and options. */
+export const make = (steps: ReadonlyArray<Step>, options?: ScriptOptions): Script => {
+  const script: {
+    steps: ReadonlyArray<Step>
+    status?: number
+    headers?: Readonly<Record<string, string>>
+    headersDelay?: number
+  } = { steps }
+  if (options?.status !== undefined) script.status = options.status
+  if (options?.headers !== undefined) script.headers = options.headers
+  if (options?.headersDelay !== undefined) script.headersDelay = options.headersDelay
+  return script
+}
+
+/** A plain, non-streaming JSON response (an error body, say); strings are sent as they are. */
+export const body = (status: number, json: unknown, headers?: Readonly<Record<string, string>>): Script => {
+  const text = typeof json === "string" ? json : JSON.stringify(json)
+  return {
+    status,
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(text)),
+      ...headers
+    },
+    steps: [raw(text)]
+  }
+}
+
+/** Destroys the socket before any response headers are sent (after `headersDelay`, if given). */
+export const hangUp = (options?: { readonly headersDelay?: number }): Script =>
+  options?.headersDelay !== undefined ? { hangUp: true, headersDelay: options.headersDelay, steps: [] } : {
+    hangUp: true,
+    steps: []
+  }
+
+/** The SSE bytes of an event. */
+export const encodeEvent = (step: Event): string => {
+  let out = ""
+  if (step.event !== undefined) out += `event: ${step.event}\n`
+  if (step.id !== undefined) out += `id: ${step.id}\n`
+  if (step.data.indexOf("\n") === -1 && step.data.indexOf("\r") === -1) {
+    out += `data: ${step.data}\n`
+  } else {
+    for (const line of step.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`
+  }
+  return out + "\n"
+}
+
+/** The SSE bytes of a comment. */
+export const encodeComment = (step: Comment): string => {
+  let out = ""
+  for (const line of step.text.split(/\r\n|\r|\n/)) out += line === "" ? ":\n" : `: ${line}\n`
+  return out + "\n"
+}
+
+/** The bytes a step writes, or `undefined` for steps that write nothing. */
+export const encode = (step: Step): string | Uint8Array | undefined => {
+  switch (step._tag) {
+    case "Event":
+      return encodeEvent(step)
+    case "Comment":
+      return encodeComment(step)
+    case "Raw":
+      return step.bytes
+    default:
+      return undefined
+  }
+}

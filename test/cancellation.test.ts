@@ -1,0 +1,161 @@
+import { describe, expect, it } from "@effect/vitest"
+import { LanguageModel, Message } from "@reins/core"
+import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { chatModel, connectionClosed } from "./support.js"
+
+const request = { messages: [Message.user("Think hard")] }
+
+
+/** A reasoning model that streams a little reasoning, then thinks silently for a minute. */
+const silentAfterReasoning = (): Script.Script => ({
+  steps: [
+    ChatCompletions.start(),
+    ...ChatCompletions.reasoning("Let me think about this."),
+    Script.stall(60_000)
+  ]
+})
+
+const quickReply = () => ChatCompletions.reply({ text: "Hello there", usage: { prompt_tokens: 3, completion_tokens: 2 } })
+
+/** Forks a consumer of the model stream; resolves once the first chunk arrived (if `awaitFirst`). */
+const forkStream = Effect.fn("forkStream")(function*(awaitFirst: boolean) {
+  const first = yield* Deferred.make<void>()
+  const fiber = yield* LanguageModel.stream(request).pipe(
+    Stream.tap(() => Deferred.succeed(first, undefined)),
+    Stream.runDrain,
+    Effect.fork
+  )
+  if (awaitFirst) yield* Deferred.await(first)
+  return fiber
+})
+
+const nextAnswerWorks = Effect.gen(function*() {
+  const message = yield* LanguageModel.generate(request)
+  expect(Message.text(message)).toBe("Hello there")
+})
+
+describe("interrupting a model stream closes its connection", () => {
+  it.scoped("before the response headers", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue({ ...silentAfterReasoning(), headersDelay: 60_000 }, quickReply())
+      yield* Effect.gen(function*() {
+        const fiber = yield* forkStream(false)
+        const record = yield* Effect.promise(() => server.nextRequest())
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isInterrupted(exit)).toBe(true)
+        yield* connectionClosed(server, record.id)
+        yield* nextAnswerWorks
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+
+  it.scoped("while the model is silent mid-body", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(silentAfterReasoning(), quickReply())
+      yield* Effect.gen(function*() {
+        const fiber = yield* forkStream(true)
+        const record = server.requests[0]
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isInterrupted(exit)).toBe(true)
+        yield* connectionClosed(server, record.id)
+        expect(server.requests[0].clientClosedAt).toBeDefined()
+        yield* nextAnswerWorks
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+
+  it.scoped("while bytes flow", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      const steps = [ChatCompletions.start()]
+      for (let i = 0; i < 2_000; i++) steps.push(Script.delay(2), ...ChatCompletions.text(`word${i} `))
+      server.enqueue({ steps }, quickReply())
+      yield* Effect.gen(function*() {
+        const fiber = yield* forkStream(true)
+        yield* Effect.sleep("30 millis")
+        yield* Fiber.interrupt(fiber)
+        yield* connectionClosed(server, server.requests[0].id)
+        expect(server.requests[0].finishedAt).toBeUndefined()
+        yield* nextAnswerWorks
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+
+  it.scoped("keeps other pooled connections usable", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(quickReply(), silentAfterReasoning(), quickReply())
+      yield* Effect.gen(function*() {
+        yield* nextAnswerWorks // leaves one idle keep-alive connection in the pool
+        const pooled = server.requests[0].connectionId
+        const fiber = yield* forkStream(true)
+        yield* Fiber.interrupt(fiber)
+        yield* connectionClosed(server, server.requests[1].id)
+        yield* nextAnswerWorks
+        expect(server.requests[1].connectionId).not.toBe(pooled)
+        expect(server.requests[2].connectionId).toBe(pooled)
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+})
+
+describe("a stream that ends early for any reason releases its connection", () => {
+  it.scoped("Stream.take", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(silentAfterReasoning(), quickReply())
+      yield* Effect.gen(function*() {
+        const chunks = yield* LanguageModel.stream(request).pipe(Stream.take(2), Stream.runCollect)
+        expect(chunks.length).toBe(2)
+        yield* connectionClosed(server, server.requests[0].id)
+        yield* nextAnswerWorks
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+
+  it.scoped("Effect.timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(silentAfterReasoning(), quickReply())
+      yield* Effect.gen(function*() {
+        const result = yield* LanguageModel.generate(request).pipe(Effect.timeout("100 millis"), Effect.either)
+        expect(result._tag === "Left" && result.left._tag).toBe("TimeoutException")
+        yield* connectionClosed(server, server.requests[0].id)
+        yield* nextAnswerWorks
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+
+  it.scoped("the loser of Effect.race", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(silentAfterReasoning(), quickReply())
+      yield* Effect.gen(function*() {
+        const slow = LanguageModel.generate(request)
+        const fast = Effect.zipRight(Effect.sleep("50 millis"), LanguageModel.generate(request))
+        const winner = yield* Effect.race(slow, fast)
+        expect(Message.text(winner)).toBe("Hello there")
+        const loser = server.requests.find((r) => r.finishedAt === undefined)!
+        yield* connectionClosed(server, loser.id)
+      }).pipe(Effect.provide(chatModel(server)))
+    }))
+})
+
+describe("many interrupts", () => {
+  it.scoped("1,000 interrupted streams in a row leave no connection open beyond the idle pool", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make({ handler: () => silentAfterReasoning() })
+      yield* Effect.gen(function*() {
+        for (let i = 0; i < 1_000; i++) {
+          const fiber = yield* forkStream(true)
+          yield* Fiber.interrupt(fiber)
+        }
+        yield* Effect.promise(() => server.waitForOpenConnections(0, 5_000))
+        expect(server.requests.length).toBe(1_000)
+        expect(server.openConnections()).toBe(0)
+        server.enqueue(quickReply())
+        yield* nextAnswerWorks
+      }).pipe(Effect.provide(chatModel(server)))
+    }), 60_000)
+})

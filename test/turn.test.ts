@@ -1,0 +1,296 @@
+import { describe, expect, it } from "@effect/vitest"
+import { type LanguageModel, Message, Tool, Toolkit, Turn } from "@reins/core"
+import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { chatModel, connectionClosed } from "./support.js"
+
+const newConversation = SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
+
+const clock = Tool.make("clock", {
+  description: "The time in a time zone",
+  parameters: Schema.Struct({ tz: Schema.String }),
+  success: Schema.String,
+  handler: ({ tz }) => Effect.succeed(`12:00 in ${tz}`)
+})
+
+const add = Tool.make("add", {
+  parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  success: Schema.Number,
+  failure: Schema.Struct({ reason: Schema.String }),
+  handler: ({ a, b }) => a + b > 100 ? Effect.fail({ reason: "too big" }) : Effect.succeed(a + b)
+})
+
+const slow = Tool.make("slow", {
+  parameters: Schema.Struct({}),
+  success: Schema.String,
+  timeout: "50 millis",
+  handler: () => Effect.as(Effect.sleep("10 seconds"), "never")
+})
+
+const call = (id: string, name: string, args: unknown) => ({ id, name, arguments: typeof args === "string" ? args : JSON.stringify(args) })
+
+/** Every tool call in the conversation has exactly one result after it, and no result is orphaned. */
+const expectPaired = (history: ReadonlyArray<Message.Message>) => {
+  const open = new Set<string>()
+  for (const message of history) {
+    if (message._tag === "Assistant") {
+      expect(open.size).toBe(0)
+      for (const toolCall of Message.toolCalls(message)) open.add(toolCall.id)
+    } else if (message._tag === "ToolResult") {
+      expect(open.delete(message.toolCallId)).toBe(true)
+    } else {
+      expect(open.size).toBe(0)
+    }
+  }
+  expect(open.size).toBe(0)
+}
+
+/** The Chat Completions request body is valid: every tool_call answered by a tool message, no empty assistant. */
+const expectValidChatRequest = (body: any) => {
+  const pending = new Set<string>()
+  for (const message of body.messages) {
+    if (message.role === "assistant") {
+      expect(pending.size).toBe(0)
+      expect(message.content !== "" || (message.tool_calls?.length ?? 0) > 0 || message.reasoning_content).toBeTruthy()
+      for (const toolCall of message.tool_calls ?? []) pending.add(toolCall.id)
+    } else if (message.role === "tool") {
+      expect(pending.delete(message.tool_call_id)).toBe(true)
+    } else {
+      expect(pending.size).toBe(0)
+    }
+  }
+  expect(pending.size).toBe(0)
+}
+
+const withServer = <A, E>(
+  f: (server: ProviderServer.ProviderServer) => Effect.Effect<A, E, LanguageModel.LanguageModel>
+) =>
+  Effect.gen(function*() {
+    const server = yield* ProviderServer.make()
+    return yield* f(server).pipe(Effect.provide(chatModel(server)))
+  })
+
+describe("Turn.run", () => {
+  it.scoped("runs the tools a step asks for, concurrently, and continues until the model answers", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(
+          ChatCompletions.reply({
+            reasoning: "Two lookups.",
+            toolCalls: [call("c1", "clock", { tz: "Europe/Paris" }), call("c2", "add", { a: 2, b: 3 })],
+            usage: { prompt_tokens: 10, completion_tokens: 5 }
+          }),
+          ChatCompletions.reply({ text: "It is noon; 2 + 3 = 5.", usage: { prompt_tokens: 30, completion_tokens: 8 } })
+        )
+        const conversation = yield* newConversation
+        const result = yield* Turn.run({ conversation, input: "Time in Paris, and 2+3?", toolkit: Toolkit.make(clock, add) })
+        expect(result.steps).toBe(2)
+        expect(result.stopReason).toBe("stop")
+        expect(result.usage.inputTokens).toBe(40)
+        expect(result.usage.outputTokens).toBe(13)
+        const history = yield* SubscriptionRef.get(conversation)
+        expect(history.map((m) => m._tag)).toEqual(["User", "Assistant", "ToolResult", "ToolResult", "Assistant"])
+        expect(history[2]).toEqual(Message.toolResult({ toolCallId: "c1", toolName: "clock", content: "12:00 in Europe/Paris" }))
+        expect(history[3]).toEqual(Message.toolResult({ toolCallId: "c2", toolName: "add", content: "5" }))
+        expect(result.messages).toEqual(history)
+        // the second request carried the tools' results, and the tool definitions from the Schemas
+        const second = server.requests[1].json as any
+        expectValidChatRequest(second)
+        expect(second.tools[0].function).toMatchObject({
+          name: "clock",
+          parameters: { type: "object", properties: { tz: { type: "string" } }, required: ["tz"] }
+        })
+      })))
+
+  it.scoped("sends every kind of tool failure back to the model as an error result", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(
+          ChatCompletions.reply({
+            toolCalls: [
+              call("u", "nope", {}),
+              call("j", "add", "{\"a\": 1,"),
+              call("s", "add", { a: "one", b: 2 }),
+              call("f", "add", { a: 100, b: 1 }),
+              call("t", "slow", {})
+            ]
+          }),
+          ChatCompletions.reply({ text: "Sorry." })
+        )
+        const conversation = yield* newConversation
+        yield* Turn.run({ conversation, input: "go", toolkit: Toolkit.make(add, slow) })
+        const results = (yield* SubscriptionRef.get(conversation)).filter((m): m is Message.ToolResult => m._tag === "ToolResult")
+        expect(results.every((r) => r.isError)).toBe(true)
+        const byId = Object.fromEntries(results.map((r) => [r.toolCallId, r.content]))
+        expect(byId.u).toMatch(/Unknown tool "nope"/)
+        expect(byId.j).toMatch(/not valid JSON/)
+        expect(byId.s).toMatch(/do not match[\s\S]*a[\s\S]*Expected number/)
+        expect(JSON.parse(byId.f)).toEqual({ reason: "too big" })
+        expect(byId.t).toMatch(/did not finish within 50 millis/)
+      })))
+
+  it.scoped("stops at maxSteps with every call answered", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(ChatCompletions.reply({ toolCalls: [call("a", "clock", { tz: "UTC" })] }))
+        const conversation = yield* newConversation
+        const result = yield* Turn.run({ conversation, input: "loop", toolkit: Toolkit.make(clock), maxSteps: 1 })
+        expect(result.stopReason).toBe("tool-calls")
+        expectPaired(yield* SubscriptionRef.get(conversation))
+      })))
+})
+
+describe("interrupting a turn", () => {
+  const thinkingSilently = (): Script.Script => ({
+    steps: [
+      ChatCompletions.start(),
+      ...ChatCompletions.reasoning("Considering the question."),
+      ...ChatCompletions.text("The answer is"),
+      Script.stall(60_000)
+    ]
+  })
+
+  it.scoped("while the model is silent keeps the partial answer and closes the connection", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(thinkingSilently())
+        const conversation = yield* newConversation
+        const streamed = yield* Deferred.make<void>()
+        const fiber = yield* Turn.stream({ conversation, input: "Why?" }).pipe(
+          Stream.tap((event) => event._tag === "Chunk" && event.chunk._tag === "TextDelta" ? Deferred.succeed(streamed, undefined) : Effect.void),
+          Stream.runDrain,
+          Effect.fork
+        )
+        yield* Deferred.await(streamed)
+        yield* Effect.sleep("20 millis")
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isInterrupted(exit)).toBe(true)
+        yield* connectionClosed(server, server.requests[0].id)
+        const history = yield* SubscriptionRef.get(conversation)
+        expect(history.map((m) => m._tag)).toEqual(["User", "Assistant"])
+        const partial = history[1] as Message.Assistant
+        expect(partial.stopReason).toBe("interrupted")
+        expect(Message.reasoning(partial)).toBe("Considering the question.")
+        expect(Message.text(partial)).toBe("The answer is")
+        expect(partial.usage.estimated).toBe(true)
+        expect(partial.usage.outputTokens).toBeGreaterThan(0)
+
+        // the next turn continues the conversation with a valid request
+        server.enqueue(ChatCompletions.reply({ text: "Because." }))
+        yield* Turn.run({ conversation, input: "Go on" })
+        expectValidChatRequest(server.requests[1].json)
+        expect((server.requests[1].json as any).messages.map((m: any) => m.role)).toEqual(["user", "assistant", "user"])
+      })))
+
+  it.scoped("while tools run interrupts them, runs their finalizers once, and answers every call", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const released = yield* Ref.make(0)
+        const started = yield* Deferred.make<void>()
+        const hold = Tool.make("hold", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          handler: () =>
+            Effect.acquireRelease(Deferred.succeed(started, undefined), () => Ref.update(released, (n) => n + 1)).pipe(
+              Effect.zipRight(Effect.never),
+              Effect.scoped
+            )
+        })
+        server.enqueue(ChatCompletions.reply({
+          toolCalls: [call("h1", "hold", {}), call("q", "clock", { tz: "UTC" }), call("h2", "hold", {})]
+        }))
+        const conversation = yield* newConversation
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "go", toolkit: Toolkit.make(clock, hold) }))
+        yield* Deferred.await(started)
+        yield* Effect.sleep("20 millis")
+        yield* Fiber.interrupt(fiber)
+        expect(yield* Ref.get(released)).toBe(2)
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        const results = history.filter((m): m is Message.ToolResult => m._tag === "ToolResult")
+        expect(results.map((r) => [r.toolCallId, r.isError])).toEqual([["h1", true], ["q", false], ["h2", true]])
+        expect(results[0].content).toMatch(/interrupted/)
+
+        server.enqueue(ChatCompletions.reply({ text: "ok" }))
+        yield* Turn.run({ conversation, input: "again", toolkit: Toolkit.make(clock, hold) })
+        expectValidChatRequest(server.requests[1].json)
+      })))
+
+  it.scoped("between steps, while the next request awaits its headers", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(
+          ChatCompletions.reply({ toolCalls: [call("c", "clock", { tz: "UTC" })] }),
+          { ...ChatCompletions.reply({ text: "late" }), headersDelay: 60_000 }
+        )
+        const conversation = yield* newConversation
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "go", toolkit: Toolkit.make(clock) }))
+        yield* Effect.promise(() => server.nextRequest())
+        const second = yield* Effect.promise(() => server.nextRequest())
+        yield* Fiber.interrupt(fiber)
+        yield* connectionClosed(server, second.id)
+        const history = yield* SubscriptionRef.get(conversation)
+        expect(history.map((m) => m._tag)).toEqual(["User", "Assistant", "ToolResult", "Assistant"])
+        expect((history[3] as Message.Assistant).stopReason).toBe("interrupted")
+        expectPaired(history)
+      })))
+
+  it.scoped("with Effect.timeout, Effect.race, an AbortSignal and a Deferred", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const conversation = yield* newConversation
+        const turn = (input: string) => Turn.run({ conversation, input })
+
+        server.enqueue(thinkingSilently())
+        const timedOut = yield* turn("a").pipe(Effect.timeout("100 millis"), Effect.either)
+        expect(timedOut._tag).toBe("Left")
+
+        server.enqueue(thinkingSilently(), ChatCompletions.reply({ text: "fast" }))
+        const raced = yield* Effect.race(turn("b"), Effect.zipRight(Effect.sleep("30 millis"), turn("c")))
+        expect(raced.stopReason).toBe("stop")
+
+        server.enqueue(thinkingSilently())
+        const controller = new AbortController()
+        setTimeout(() => controller.abort(), 50)
+        const aborted = yield* Effect.exit(Turn.abortable(turn("d"), controller.signal))
+        expect(Exit.isInterrupted(aborted)).toBe(true)
+
+        server.enqueue(thinkingSilently())
+        const stop = yield* Deferred.make<void>()
+        yield* Effect.fork(Effect.delay(Deferred.succeed(stop, undefined), "50 millis"))
+        const stopped = yield* Effect.exit(Turn.stopWhen(turn("e"), stop))
+        expect(Exit.isInterrupted(stopped)).toBe(true)
+
+        for (const request of server.requests) yield* connectionClosed(server, request.id)
+        const history = yield* SubscriptionRef.get(conversation)
+        const stopReasons = history.filter((m): m is Message.Assistant => m._tag === "Assistant").map((m) => m.stopReason)
+        expect(stopReasons.filter((r) => r === "interrupted").length).toBe(4)
+      })))
+})
+
+describe("Turn.stream", () => {
+  it.scoped("emits everything a UI needs to render the turn", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(
+          ChatCompletions.reply({ toolCalls: [call("c", "clock", { tz: "UTC" })] }),
+          ChatCompletions.reply({ text: "Noon.", usage: { prompt_tokens: 4, completion_tokens: 2 } })
+        )
+        const conversation = yield* newConversation
+        const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Turn.stream({ conversation, input: "time?", toolkit: Toolkit.make(clock) })))
+        const tags = events.filter((e) => e._tag !== "Chunk").map((e) => e._tag)
+        expect(tags).toEqual(["StepStart", "StepEnd", "ToolCallStarted", "ToolResult", "StepStart", "StepEnd", "TurnEnd"])
+        const text = events.flatMap((e) => e._tag === "Chunk" && e.chunk._tag === "TextDelta" ? [e.chunk.text] : []).join("")
+        expect(text).toBe("Noon.")
+        const end = events.at(-1)!
+        expect(end._tag === "TurnEnd" && end.result.usage.outputTokens).toBe(2)
+      })))
+})
