@@ -40,7 +40,7 @@ const nextAnswerWorks = Effect.gen(function*() {
 })
 
 describe("interrupting a model stream closes its connection", () => {
-  it.scoped("before the response headers", () =>
+  it.scopedLive("before the response headers", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue({ ...silentAfterReasoning(), headersDelay: 60_000 }, quickReply())
@@ -54,7 +54,7 @@ describe("interrupting a model stream closes its connection", () => {
       }).pipe(Effect.provide(chatModel(server)))
     }))
 
-  it.scoped("while the model is silent mid-body", () =>
+  it.scopedLive("while the model is silent mid-body", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(silentAfterReasoning(), quickReply())
@@ -69,7 +69,7 @@ describe("interrupting a model stream closes its connection", () => {
       }).pipe(Effect.provide(chatModel(server)))
     }))
 
-  it.scoped("while bytes flow", () =>
+  it.scopedLive("while bytes flow", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       const steps = [ChatCompletions.start()]
@@ -85,7 +85,7 @@ describe("interrupting a model stream closes its connection", () => {
       }).pipe(Effect.provide(chatModel(server)))
     }))
 
-  it.scoped("keeps other pooled connections usable", () =>
+  it.scopedLive("keeps other pooled connections usable", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(quickReply(), silentAfterReasoning(), quickReply())
@@ -103,7 +103,7 @@ describe("interrupting a model stream closes its connection", () => {
 })
 
 describe("a stream that ends early for any reason releases its connection", () => {
-  it.scoped("Stream.take", () =>
+  it.scopedLive("Stream.take", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(silentAfterReasoning(), quickReply())
@@ -115,7 +115,7 @@ describe("a stream that ends early for any reason releases its connection", () =
       }).pipe(Effect.provide(chatModel(server)))
     }))
 
-  it.scoped("Effect.timeout", () =>
+  it.scopedLive("Effect.timeout", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(silentAfterReasoning(), quickReply())
@@ -127,7 +127,7 @@ describe("a stream that ends early for any reason releases its connection", () =
       }).pipe(Effect.provide(chatModel(server)))
     }))
 
-  it.scoped("the loser of Effect.race", () =>
+  it.scopedLive("the loser of Effect.race", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(silentAfterReasoning(), quickReply())
@@ -143,7 +143,7 @@ describe("a stream that ends early for any reason releases its connection", () =
 })
 
 describe("many interrupts", () => {
-  it.scoped("1,000 interrupted streams in a row leave no connection open beyond the idle pool", () =>
+  it.scopedLive("1,000 interrupted streams in a row leave no connection open beyond the idle pool", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make({ handler: () => silentAfterReasoning() })
       yield* Effect.gen(function*() {

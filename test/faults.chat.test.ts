@@ -38,11 +38,30 @@ const expectNoKey = (error: unknown) => {
 }
 
 /**
- * Plays `script` for one request, expects that request to fail, and returns the error. Then checks
- * that the key was sent (so that its absence from the error means something), that the connection
- * of the failed request was closed when `closes` (the client gave up on a half-read body), that a
- * following request on the same layer works, and that no connection is left open beyond the one
- * idle keep-alive connection of that last request.
+ * After the first request on `server`, checks that its socket was not leaked: a moment later, a
+ * following request on the same layer works, and the first request's connection was either closed
+ * or handed back to the pool (then it is the idle connection the following request reuses). Either
+ * way only one connection is open afterwards.
+ */
+const followUp = (server: ProviderServer.ProviderServer) =>
+  Effect.gen(function*() {
+    const first = server.requests[0]!
+    yield* Effect.sleep("50 millis")
+    const next = yield* generate
+    expect(Message.text(next)).toBe(AFTER)
+    const last = server.requests[server.requests.length - 1]!
+    const connection = server.connections.find((c) => c.id === first.connectionId)!
+    expect(
+      connection.closedAt !== undefined || last.connectionId === first.connectionId,
+      `connection ${first.connectionId} neither closed nor reused`
+    ).toBe(true)
+    expect(server.openConnections()).toBe(1)
+  })
+
+/**
+ * Plays `script` for one request, expects that request to fail, and returns the error. Checks that
+ * the key was sent (so that its absence from the error means something), that the connection was
+ * closed when `closes` (the client gave up on a half-read body), and `followUp`.
  */
 const failure = (script: Script.Script, options: { readonly closes?: boolean } = {}) =>
   Effect.gen(function*() {
@@ -53,23 +72,19 @@ const failure = (script: Script.Script, options: { readonly closes?: boolean } =
       expect(server.requests[0]!.headers.authorization).toBe(`Bearer ${API_KEY}`)
       expectNoKey(error)
       if (options.closes === true) yield* connectionClosed(server, server.requests[0]!.id)
-      const next = yield* generate
-      expect(Message.text(next)).toBe(AFTER)
-      yield* Effect.promise(() => server.waitForOpenConnections(1, 2_000))
+      yield* followUp(server)
       return error
     }).pipe(Effect.provide(chatModel(server)))
   })
 
-/** Plays `script` for one request, expects success, and checks the same layer serves one more. */
+/** Plays `script` for one request, expects success, returns the message, and checks `followUp`. */
 const success = (script: Script.Script) =>
   Effect.gen(function*() {
     const server = yield* ProviderServer.make()
     server.enqueue(script, after())
     return yield* Effect.gen(function*() {
       const message = yield* generate
-      const next = yield* generate
-      expect(Message.text(next)).toBe(AFTER)
-      yield* Effect.promise(() => server.waitForOpenConnections(1, 2_000))
+      yield* followUp(server)
       return message
     }).pipe(Effect.provide(chatModel(server)))
   })

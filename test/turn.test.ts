@@ -79,7 +79,7 @@ const withServer = <A, E>(
   })
 
 describe("Turn.run", () => {
-  it.scoped("runs the tools a step asks for, concurrently, and continues until the model answers", () =>
+  it.scopedLive("runs the tools a step asks for, concurrently, and continues until the model answers", () =>
     withServer((server) =>
       Effect.gen(function*() {
         server.enqueue(
@@ -110,7 +110,7 @@ describe("Turn.run", () => {
         })
       })))
 
-  it.scoped("sends every kind of tool failure back to the model as an error result", () =>
+  it.scopedLive("sends every kind of tool failure back to the model as an error result", () =>
     withServer((server) =>
       Effect.gen(function*() {
         server.enqueue(
@@ -134,10 +134,10 @@ describe("Turn.run", () => {
         expect(byId.j).toMatch(/not valid JSON/)
         expect(byId.s).toMatch(/do not match[\s\S]*a[\s\S]*Expected number/)
         expect(JSON.parse(byId.f)).toEqual({ reason: "too big" })
-        expect(byId.t).toMatch(/did not finish within 50 millis/)
+        expect(byId.t).toMatch(/did not finish within 50ms/)
       })))
 
-  it.scoped("stops at maxSteps with every call answered", () =>
+  it.scopedLive("stops at maxSteps with every call answered", () =>
     withServer((server) =>
       Effect.gen(function*() {
         server.enqueue(ChatCompletions.reply({ toolCalls: [call("a", "clock", { tz: "UTC" })] }))
@@ -158,7 +158,7 @@ describe("interrupting a turn", () => {
     ]
   })
 
-  it.scoped("while the model is silent keeps the partial answer and closes the connection", () =>
+  it.scopedLive("while the model is silent keeps the partial answer and closes the connection", () =>
     withServer((server) =>
       Effect.gen(function*() {
         server.enqueue(thinkingSilently())
@@ -190,7 +190,7 @@ describe("interrupting a turn", () => {
         expect((server.requests[1].json as any).messages.map((m: any) => m.role)).toEqual(["user", "assistant", "user"])
       })))
 
-  it.scoped("while tools run interrupts them, runs their finalizers once, and answers every call", () =>
+  it.scopedLive("while tools run interrupts them, runs their finalizers once, and answers every call", () =>
     withServer((server) =>
       Effect.gen(function*() {
         const released = yield* Ref.make(0)
@@ -224,7 +224,7 @@ describe("interrupting a turn", () => {
         expectValidChatRequest(server.requests[1].json)
       })))
 
-  it.scoped("between steps, while the next request awaits its headers", () =>
+  it.scopedLive("between steps, while the next request awaits its headers", () =>
     withServer((server) =>
       Effect.gen(function*() {
         server.enqueue(
@@ -243,7 +243,7 @@ describe("interrupting a turn", () => {
         expectPaired(history)
       })))
 
-  it.scoped("with Effect.timeout, Effect.race, an AbortSignal and a Deferred", () =>
+  it.scopedLive("with Effect.timeout, Effect.race, an AbortSignal and a Deferred", () =>
     withServer((server) =>
       Effect.gen(function*() {
         const conversation = yield* newConversation
@@ -277,7 +277,7 @@ describe("interrupting a turn", () => {
 })
 
 describe("Turn.stream", () => {
-  it.scoped("emits everything a UI needs to render the turn", () =>
+  it.scopedLive("emits everything a UI needs to render the turn", () =>
     withServer((server) =>
       Effect.gen(function*() {
         server.enqueue(

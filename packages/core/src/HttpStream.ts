@@ -201,7 +201,7 @@ export const chunks = (
             for (const event of batch) decode.event(event, out)
           })
         ),
-        Stream.concat(Stream.flattenChunks(Stream.fromEffect(runDecoder(options.provider, decode.end))))
+        Stream.concat(Stream.flattenChunks(Stream.fromEffect(Effect.suspend(() => runDecoder(options.provider, decode.end)))))
       )
     })
   )
