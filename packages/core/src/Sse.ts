@@ -1,9 +1,9 @@
 /**
- * Server-Sent Events, decoded by the WHATWG EventSource rules: LF, CR and CRLF line ends, `data`
- * lines joined with "\n", `event`, `id` and `retry` fields, comments ignored, a leading BOM dropped,
- * an event dispatched at each blank line. The decoder works on whole chunks of bytes with plain
- * string scanning, so a split anywhere (inside a UTF-8 character, between CR and LF) gives the same
- * events, and a long stream costs one pass over its text.
+ * Server-Sent Events, decoded by the WHATWG EventSource "event stream interpretation" rules: LF, CR
+ * and CRLF line ends, `data` lines joined with "\n", `event`, `id` and `retry` fields, comments
+ * ignored, a leading BOM dropped, an event dispatched at each blank line. The decoder works on whole
+ * chunks of bytes with native `indexOf` scanning, so a split anywhere (inside a UTF-8 character,
+ * between CR and LF) gives the same events, and a long stream costs one pass over its text.
  */
 import * as EffectChunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -14,15 +14,17 @@ import * as ProviderError from "./ProviderError.js"
 export interface SseEvent {
   readonly event: string
   readonly data: string
+  /** The last event ID: set by an `id` field and kept for the following events, as the spec says. */
   readonly id: string | undefined
+  /** The latest valid `retry` value (milliseconds) seen so far in the stream; it persists like `id`. */
   readonly retry: number | undefined
 }
 
 /** Limits of the decoder. */
 export interface SseOptions {
   /**
-   * The largest event, counted in UTF-16 code units of its unfinished line plus its data so far;
-   * default 16 MiB. A bigger event fails with a `ProtocolError` instead of exhausting memory.
+   * The largest event, counted in UTF-16 code units (not bytes) of its unfinished line plus its data
+   * so far; default 16 MiB. A bigger event fails with a `ProtocolError` instead of exhausting memory.
    */
   readonly maxEventSize?: number | undefined
   /** The provider named in errors; default "sse". */
@@ -30,8 +32,12 @@ export interface SseOptions {
 }
 
 const DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+const EXCERPT_SIZE = 256
 const LF = 10
 const CR = 13
+const BOM = 0xfeff
+const SPACE = 32
+const DIGITS = /^[0-9]+$/
 
 /**
  * An incremental decoder: feed it bytes as they arrive, take the events they complete.
@@ -41,14 +47,16 @@ const CR = 13
  * decoder.feed(new TextEncoder().encode("data: hi\n\n")) // [{ event: "message", data: "hi", ... }]
  */
 export class SseDecoder {
-  private readonly text = new TextDecoder("utf-8", { ignoreBOM: true })
+  /** `ignoreBOM` keeps every U+FEFF in the text; the decoder drops only one at the very start itself. */
+  private text = new TextDecoder("utf-8", { ignoreBOM: true })
   private readonly maxEventSize: number
   private readonly provider: string
   /** The unfinished line, in pieces so that a long line arriving in many reads is not re-copied. */
   private pending: Array<string> = []
   private pendingSize = 0
-  /** A CR ended the last chunk: an LF opening the next one belongs to it. */
+  /** A CR ended the last text: an LF opening the next one belongs to it. */
   private afterCR = false
+  /** Some text has been seen, so a U+FEFF is no longer a BOM. */
   private started = false
   private data: Array<string> = []
   private dataSize = 0
@@ -66,50 +74,67 @@ export class SseDecoder {
     return this.scan(this.text.decode(bytes, { stream: true }))
   }
 
-  /** Ends the input. An unterminated last event is dropped, as the EventSource rules say. */
+  /**
+   * Ends the input: flushes the UTF-8 decoder. An unterminated last event is dropped, as the
+   * EventSource rules say, so this normally returns no events. Afterwards the decoder is as new.
+   */
   end(): Array<SseEvent> {
-    const out = this.scan(this.text.decode())
+    try {
+      return this.scan(this.text.decode())
+    } finally {
+      this.reset()
+    }
+  }
+
+  private reset() {
+    this.text = new TextDecoder("utf-8", { ignoreBOM: true })
     this.pending = []
     this.pendingSize = 0
+    this.afterCR = false
+    this.started = false
     this.data = []
     this.dataSize = 0
-    return out
+    this.eventType = ""
+    this.lastEventId = undefined
+    this.retry = undefined
   }
 
   private scan(chunk: string): Array<SseEvent> {
     const out: Array<SseEvent> = []
+    const length = chunk.length
+    if (length === 0) return out
     let start = 0
-    if (!this.started && chunk.length > 0) {
+    if (!this.started) {
       this.started = true
-      if (chunk.charCodeAt(0) === 0xfeff) start = 1
+      if (chunk.charCodeAt(0) === BOM) start = 1
     }
-    if (this.afterCR && start < chunk.length) {
+    if (this.afterCR && start < length) {
       this.afterCR = false
       if (chunk.charCodeAt(start) === LF) start++
     }
-    const length = chunk.length
-    let i = start
-    while (i < length) {
-      const c = chunk.charCodeAt(i)
-      if (c !== LF && c !== CR) {
-        // Jump to the next line end; indexOf runs natively, far faster than a loop in JS.
-        const lf = chunk.indexOf("\n", i)
-        const cr = chunk.indexOf("\r", i)
-        const next = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
-        if (next === -1) break
-        i = next
-        continue
-      }
-      const line = this.takeLine(chunk, start, i)
-      if (c === CR) {
-        if (i + 1 < length) {
-          if (chunk.charCodeAt(i + 1) === LF) i++
-        } else {
-          this.afterCR = true
+    // The next LF and CR are each found once and kept until passed, so a chunk of many lines
+    // costs one native pass per character, even when one of the two never occurs.
+    let lf = chunk.indexOf("\n", start)
+    let cr = chunk.indexOf("\r", start)
+    while (lf !== -1 || cr !== -1) {
+      let end: number
+      let next: number
+      if (cr === -1 || (lf !== -1 && lf < cr)) {
+        end = lf
+        next = lf + 1
+        lf = chunk.indexOf("\n", next)
+      } else {
+        end = cr
+        next = cr + 1
+        if (next === length) this.afterCR = true
+        else if (chunk.charCodeAt(next) === LF) {
+          next++
+          lf = chunk.indexOf("\n", next)
         }
+        cr = chunk.indexOf("\r", next)
       }
-      i++
-      start = i
+      const line = this.takeLine(chunk, start, end)
+      start = next
       this.line(line, out)
     }
     if (start < length) {
@@ -123,7 +148,7 @@ export class SseDecoder {
   private takeLine(chunk: string, start: number, end: number): string {
     if (this.pending.length === 0) return chunk.slice(start, end)
     this.pending.push(chunk.slice(start, end))
-    const line = this.pending.join("")
+    const line = this.pending.length === 2 ? this.pending[0] + this.pending[1] : this.pending.join("")
     this.pending = []
     this.pendingSize = 0
     return line
@@ -140,11 +165,12 @@ export class SseDecoder {
       value = ""
     } else {
       field = line.slice(0, colon)
-      value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1)
+      value = line.charCodeAt(colon + 1) === SPACE ? line.slice(colon + 2) : line.slice(colon + 1)
     }
     switch (field) {
       case "data":
         this.data.push(value)
+        // The "+ 1" counts the LF that joins this line to the next.
         this.dataSize += value.length + 1
         this.checkSize()
         return
@@ -155,7 +181,7 @@ export class SseDecoder {
         if (!value.includes("\0")) this.lastEventId = value
         return
       case "retry":
-        if (/^\d+$/.test(value)) this.retry = Number(value)
+        if (DIGITS.test(value)) this.retry = Number(value)
         return
     }
   }
@@ -168,34 +194,53 @@ export class SseDecoder {
         id: this.lastEventId,
         retry: this.retry
       })
+      this.data = []
+      this.dataSize = 0
     }
-    this.data = []
-    this.dataSize = 0
     this.eventType = ""
+  }
+
+  /** The start of the event being built (its data, then its unfinished line), for an error excerpt. */
+  private head(): string {
+    let head = ""
+    for (const piece of this.data) {
+      head += piece + "\n"
+      if (head.length > EXCERPT_SIZE) return head.slice(0, EXCERPT_SIZE)
+    }
+    for (const piece of this.pending) {
+      head += piece
+      if (head.length > EXCERPT_SIZE) return head.slice(0, EXCERPT_SIZE)
+    }
+    return head
   }
 
   private checkSize() {
     if (this.pendingSize + this.dataSize <= this.maxEventSize) return
-    const head = (this.data.length > 0 ? this.data[0] : this.pending[0] ?? "").slice(0, 256)
+    const error = new ProviderError.ProtocolError({
+      provider: this.provider,
+      message: `an SSE event is larger than the limit of ${this.maxEventSize} characters`,
+      excerpt: ProviderError.excerpt(this.head(), EXCERPT_SIZE)
+    })
     this.pending = []
     this.pendingSize = 0
     this.data = []
     this.dataSize = 0
-    throw new ProviderError.ProtocolError({
-      provider: this.provider,
-      message: `an SSE event is larger than the limit of ${this.maxEventSize} characters`,
-      excerpt: ProviderError.excerpt(head, 256)
-    })
+    throw error
   }
 }
 
-const protocolFailure = (provider: string, error: unknown) =>
-  error instanceof ProviderError.ProtocolError
-    ? error
-    : new ProviderError.ProtocolError({ provider, message: `could not decode the event stream: ${String(error)}`, excerpt: "", cause: error })
+/** Runs a decoder step: its `ProtocolError` becomes a typed failure; anything else is a defect. */
+const step = (f: () => Array<SseEvent>): Effect.Effect<EffectChunk.Chunk<SseEvent>, ProviderError.ProtocolError> => {
+  try {
+    return Effect.succeed(EffectChunk.unsafeFromArray(f()))
+  } catch (error) {
+    return error instanceof ProviderError.ProtocolError ? Effect.fail(error) : Effect.die(error)
+  }
+}
 
 /**
- * Decodes a byte stream into events, one decoder per run of the stream.
+ * Decodes a byte stream into events, with one decoder per run of the stream, so the same stream
+ * value can be run more than once. Fails with a `ProtocolError` when an event exceeds the limit.
  *
  * @example
  * response.stream.pipe(Sse.decode({ provider: "openai" }))
@@ -204,17 +249,10 @@ export const decode = (options?: SseOptions) =>
 <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E | ProviderError.ProtocolError, R> =>
   Stream.suspend(() => {
     const decoder = new SseDecoder(options)
-    const provider = options?.provider ?? "sse"
-    const step = (f: () => Array<SseEvent>) => {
-      try {
-        return Effect.succeed(EffectChunk.unsafeFromArray(f()))
-      } catch (error) {
-        return Effect.fail(protocolFailure(provider, error))
-      }
-    }
     return self.pipe(
       Stream.mapChunksEffect((chunks) =>
         step(() => {
+          if (chunks.length === 1) return decoder.feed(EffectChunk.unsafeGet(chunks, 0))
           const out: Array<SseEvent> = []
           for (const bytes of chunks) {
             const events = decoder.feed(bytes)
@@ -223,6 +261,6 @@ export const decode = (options?: SseOptions) =>
           return out
         })
       ),
-      Stream.concat(Stream.flattenChunks(Stream.fromEffect(Effect.suspend(() => step(() => decoder.end())))))
+      Stream.concat(Stream.fromIterableEffect(Effect.suspend(() => step(() => decoder.end()))))
     )
   })

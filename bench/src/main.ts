@@ -1,0 +1,160 @@
+/**
+ * Side-by-side benchmarks on one local ProviderServer, in one process and one run, reported as
+ * ratios against raw `fetch`. Writes `bench/results.json` and prints a table.
+ *
+ *   npm run bench                  # full run
+ *   BENCH_QUICK=1 npm run bench    # fewer samples, for a smoke test
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { LanguageModel, Message } from "@reins/core"
+import { OpenAiChat } from "@reins/openai"
+import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { performance } from "node:perf_hooks"
+import * as RawFetch from "./rawFetch.js"
+import { fmt, summarize, type Summary } from "./stats.js"
+
+const quick = process.env.BENCH_QUICK === "1"
+const INTERRUPTS = quick ? 50 : 300
+const DELTAS = 20_000
+const THROUGHPUT_RUNS = quick ? 3 : 9
+
+const server = await ProviderServer.start({ keepAliveTimeout: 60_000 })
+const baseUrl = `${server.url}/v1`
+const chatUrl = `${baseUrl}/chat/completions`
+const requestBody = { model: "bench", messages: [{ role: "user", content: "go" }], stream: true }
+
+const runtime = ManagedRuntime.make(
+  OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+)
+
+/** A model that sends one delta and then thinks silently. */
+const stalled = (): Script.Script => ({ steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Hmm."), Script.stall()] })
+
+/** A 20,000-delta reply, encoded once so the server only writes bytes. */
+const bigBody = (() => {
+  const reply = ChatCompletions.reply({ text: "token ".repeat(DELTAS), chunkSize: 6, usage: { prompt_tokens: 1, completion_tokens: DELTAS } })
+  return reply.steps.map((step) => Script.encode(step) ?? "").join("")
+})()
+const bigText = "token ".repeat(DELTAS)
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.()
+
+// --- Scenario: interrupt-to-close --------------------------------------------------------------
+
+const reinsInterrupt = async (): Promise<number> => {
+  server.enqueue(stalled())
+  const record = server.nextRequest()
+  const start = await runtime.runPromise(Effect.gen(function*() {
+    const first = yield* Deferred.make<void>()
+    const fiber = yield* LanguageModel.stream({ messages: [Message.user("go")] }).pipe(
+      Stream.tap(() => Deferred.succeed(first, undefined)),
+      Stream.runDrain,
+      Effect.fork
+    )
+    yield* Deferred.await(first)
+    const start = performance.now()
+    yield* Fiber.interrupt(fiber)
+    return start
+  }))
+  return (await server.connectionClosed((await record).id)) - start
+}
+
+const fetchInterrupt = async (): Promise<number> => {
+  server.enqueue(stalled())
+  const record = server.nextRequest()
+  const abort = await RawFetch.openStalled(chatUrl, requestBody)
+  const start = performance.now()
+  abort()
+  return (await server.connectionClosed((await record).id)) - start
+}
+
+const interruptToClose = async () => {
+  const samples = { fetch: [] as Array<number>, reins: [] as Array<number> }
+  for (let i = 0; i < 20; i++) await reinsInterrupt(), await fetchInterrupt() // warm up
+  gc()
+  // Interleaved so that both see the same machine state.
+  for (let i = 0; i < INTERRUPTS; i++) {
+    samples.reins.push(await reinsInterrupt())
+    samples.fetch.push(await fetchInterrupt())
+  }
+  return { fetch: summarize(samples.fetch), reins: summarize(samples.reins) }
+}
+
+// --- Scenario: throughput ----------------------------------------------------------------------
+
+interface Throughput {
+  readonly eventsPerSecond: number
+  readonly cpuMicrosPerEvent: number
+}
+
+const measureThroughput = async (run: () => Promise<string>): Promise<Throughput> => {
+  const rates: Array<number> = []
+  const cpu: Array<number> = []
+  for (let i = 0; i < 3; i++) {
+    server.enqueue(Script.make([Script.raw(bigBody)]))
+    await run() // warm up: let the JIT settle before measuring
+  }
+  for (let i = 0; i < THROUGHPUT_RUNS; i++) {
+    server.enqueue(Script.make([Script.raw(bigBody)]))
+    gc()
+    const cpuStart = process.cpuUsage()
+    const start = performance.now()
+    const text = await run()
+    const seconds = (performance.now() - start) / 1000
+    const used = process.cpuUsage(cpuStart)
+    if (text !== bigText) throw new Error("the stream did not assemble to the expected text")
+    rates.push(DELTAS / seconds)
+    cpu.push((used.user + used.system) / DELTAS)
+  }
+  return { eventsPerSecond: summarize(rates).median, cpuMicrosPerEvent: summarize(cpu).median }
+}
+
+const throughput = async () => {
+  const fetchRun = async () => (await RawFetch.chatText(chatUrl, requestBody)).text
+  const reinsRun = () =>
+    runtime.runPromise(Effect.map(LanguageModel.generate({ messages: [Message.user("go")] }), Message.text))
+  const fetchResult = await measureThroughput(fetchRun)
+  const reinsResult = await measureThroughput(reinsRun)
+  return { fetch: fetchResult, reins: reinsResult }
+}
+
+// --- Report ------------------------------------------------------------------------------------
+
+const interrupt = await interruptToClose()
+const speed = await throughput()
+await runtime.dispose()
+await server.close()
+
+const row = (name: string, s: Summary, base: Summary) =>
+  `| ${name} | ${fmt(s.median, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${fmt(s.max, 3)} | ${fmt(s.median / base.median)}x |`
+const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`
+const table = [
+  `Machine: ${machine}`,
+  "",
+  `Interrupt to server-side close, stalled stream, ms (${INTERRUPTS} runs each, interleaved)`,
+  "",
+  "| client | median | p90 | p99 | max | median vs fetch |",
+  "| --- | --- | --- | --- | --- | --- |",
+  row("raw fetch + AbortController", interrupt.fetch, interrupt.fetch),
+  row("Reins OpenAiChat, Fiber.interrupt", interrupt.reins, interrupt.fetch),
+  "",
+  `Throughput, ${DELTAS.toLocaleString("en")}-delta Chat Completions stream to assembled text (median of ${THROUGHPUT_RUNS})`,
+  "",
+  "| client | events/s | CPU µs/event | vs fetch |",
+  "| --- | --- | --- | --- |",
+  `| raw fetch + hand-written parser | ${Math.round(speed.fetch.eventsPerSecond).toLocaleString("en")} | ${fmt(speed.fetch.cpuMicrosPerEvent)} | 1.00x |`,
+  `| Reins OpenAiChat, LanguageModel.generate | ${Math.round(speed.reins.eventsPerSecond).toLocaleString("en")} | ${fmt(speed.reins.cpuMicrosPerEvent)} | ${fmt(speed.reins.eventsPerSecond / speed.fetch.eventsPerSecond)}x |`
+].join("\n")
+console.log(table)
+
+const resultsPath = new URL("../results.json", import.meta.url)
+fs.writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), machine, quick, interruptToClose: interrupt, throughput: speed }, null, 2) + "\n")
+console.log(`\nWrote ${resultsPath.pathname}`)
