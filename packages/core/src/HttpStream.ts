@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Chunk from "./Chunk.js"
+import * as BodyReader from "./BodyReader.js"
 import * as ProviderError from "./ProviderError.js"
 import * as Sse from "./Sse.js"
 
@@ -153,31 +154,14 @@ export const execute = (
     )
   )
 
-/** The response body as SSE events. */
-export const events = (
-  response: HttpClientResponse.HttpClientResponse,
-  options: Options
-): Stream.Stream<Sse.SseEvent, ProviderError.ProviderError> =>
-  response.stream.pipe(
-    Stream.mapError(connectionError(options.provider)),
-    Sse.decode({ provider: options.provider, ...options.sse })
-  )
-
 const isProviderError = (u: unknown): u is ProviderError.ProviderError =>
   typeof u === "object" && u !== null && "provider" in u && "retryable" in u && "_tag" in u
 
-const runDecoder = <A>(provider: string, f: (out: Array<Chunk.Chunk>) => A) => {
-  const out: Array<Chunk.Chunk> = []
-  try {
-    f(out)
-    return Effect.succeed(EffectChunk.unsafeFromArray(out))
-  } catch (error) {
-    if (isProviderError(error)) return Effect.fail(error)
-    return Effect.fail(
-      new ProviderError.ProtocolError({ provider, message: `could not decode the stream: ${errorMessage(error)}`, excerpt: "", cause: error })
-    )
-  }
-}
+/** A value thrown while decoding, as the stream's typed error. */
+const decodeFailure = (provider: string, error: unknown): ProviderError.ProviderError =>
+  isProviderError(error)
+    ? error
+    : new ProviderError.ProtocolError({ provider, message: `could not decode the stream: ${errorMessage(error)}`, excerpt: "", cause: error })
 
 /**
  * A whole provider call: sends the request, decodes the SSE body with a fresh decoder, and emits
@@ -194,14 +178,42 @@ export const chunks = (
 ): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
   Stream.unwrapScoped(
     Effect.map(execute(client, request, options.provider), (response) => {
+      const { provider } = options
       const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
-      return events(response, options).pipe(
-        Stream.mapChunksEffect((batch) =>
-          runDecoder(options.provider, (out) => {
-            for (const event of batch) decode.event(event, out)
-          })
-        ),
-        Stream.concat(Stream.flattenChunks(Stream.fromEffect(Effect.suspend(() => runDecoder(options.provider, decode.end)))))
+      const sse = new Sse.SseDecoder({ provider, ...options.sse })
+      // SSE framing and event decoding run inside one pull, in plain loops over whole reads.
+      const feed = (bytes: Uint8Array, out: Array<Chunk.Chunk>) => {
+        const events = sse.feed(bytes)
+        for (let i = 0; i < events.length; i++) decode.event(events[i], out)
+      }
+      const end = (out: Array<Chunk.Chunk>) => {
+        for (const event of sse.end()) decode.event(event, out)
+        decode.end(out)
+      }
+      const readable = BodyReader.nodeReadable(response)
+      if (readable !== undefined) {
+        return BodyReader.decode(readable, {
+          decode: feed,
+          end,
+          onBodyError: (cause) =>
+            new ProviderError.ConnectionError({ provider, message: `the response body broke off: ${errorMessage(cause)}`, cause }),
+          onDecodeError: (thrown) => decodeFailure(provider, thrown)
+        })
+      }
+      const run = (f: (out: Array<Chunk.Chunk>) => void) =>
+        Effect.suspend(() => {
+          const out: Array<Chunk.Chunk> = []
+          try {
+            f(out)
+            return Effect.succeed(EffectChunk.unsafeFromArray(out))
+          } catch (error) {
+            return Effect.fail(decodeFailure(provider, error))
+          }
+        })
+      return response.stream.pipe(
+        Stream.mapError(connectionError(provider)),
+        Stream.mapChunksEffect((batch) => run((out) => { for (const bytes of batch) feed(bytes, out) })),
+        Stream.concat(Stream.flattenChunks(Stream.fromEffect(run(end))))
       )
     })
   )

@@ -5,8 +5,9 @@
  * chunks of bytes with native `indexOf` scanning, so a split anywhere (inside a UTF-8 character,
  * between CR and LF) gives the same events, and a long stream costs one pass over its text.
  */
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as EffectChunk from "effect/Chunk"
-import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as ProviderError from "./ProviderError.js"
 
@@ -34,7 +35,6 @@ export interface SseOptions {
 const DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 const EXCERPT_SIZE = 256
 const LF = 10
-const CR = 13
 const BOM = 0xfeff
 const SPACE = 32
 const DIGITS = /^[0-9]+$/
@@ -229,38 +229,76 @@ export class SseDecoder {
   }
 }
 
-/** Runs a decoder step: its `ProtocolError` becomes a typed failure; anything else is a defect. */
-const step = (f: () => Array<SseEvent>): Effect.Effect<EffectChunk.Chunk<SseEvent>, ProviderError.ProtocolError> => {
-  try {
-    return Effect.succeed(EffectChunk.unsafeFromArray(f()))
-  } catch (error) {
-    return error instanceof ProviderError.ProtocolError ? Effect.fail(error) : Effect.die(error)
-  }
+const append = (out: Array<SseEvent>, events: Array<SseEvent>) => {
+  for (let i = 0; i < events.length; i++) out.push(events[i])
 }
+
+/** Writes the events decoded so far, if any, then continues with `next`. */
+const writeThen = <InElem, OutErr, InErr>(
+  out: Array<SseEvent>,
+  next: Channel.Channel<EffectChunk.Chunk<SseEvent>, InElem, OutErr, InErr, unknown, unknown>
+): Channel.Channel<EffectChunk.Chunk<SseEvent>, InElem, OutErr, InErr, unknown, unknown> =>
+  out.length === 0 ? next : Channel.flatMap(Channel.write(EffectChunk.unsafeFromArray(out)), () => next)
+
+/** A decoder's `ProtocolError` becomes a typed failure; anything else it throws is a bug, so a defect. */
+const failure = (error: unknown) =>
+  error instanceof ProviderError.ProtocolError ? Channel.fail(error) : Channel.failCause(Cause.die(error))
+
+/**
+ * The decoding channel: one decoder per run (`Channel.suspend`), one pass per upstream chunk, no
+ * Effect per byte or event. Events finished before an oversized one are written before the failure.
+ */
+const decoderChannel = <E>(
+  options: SseOptions | undefined
+): Channel.Channel<
+  EffectChunk.Chunk<SseEvent>,
+  EffectChunk.Chunk<Uint8Array>,
+  E | ProviderError.ProtocolError,
+  E,
+  unknown,
+  unknown
+> =>
+  Channel.suspend(() => {
+    const decoder = new SseDecoder(options)
+    const loop: Channel.Channel<
+      EffectChunk.Chunk<SseEvent>,
+      EffectChunk.Chunk<Uint8Array>,
+      E | ProviderError.ProtocolError,
+      E,
+      unknown,
+      unknown
+    > = Channel.readWithCause({
+      onInput: (chunks: EffectChunk.Chunk<Uint8Array>) => {
+        const out: Array<SseEvent> = []
+        try {
+          for (const bytes of chunks) append(out, decoder.feed(bytes))
+        } catch (error) {
+          return writeThen(out, failure(error))
+        }
+        return writeThen(out, loop)
+      },
+      onFailure: (cause: Cause.Cause<E>) => Channel.failCause(cause),
+      onDone: () => {
+        const out: Array<SseEvent> = []
+        try {
+          append(out, decoder.end())
+        } catch (error) {
+          return writeThen(out, failure(error))
+        }
+        return writeThen(out, Channel.void)
+      }
+    })
+    return loop
+  })
 
 /**
  * Decodes a byte stream into events, with one decoder per run of the stream, so the same stream
- * value can be run more than once. Fails with a `ProtocolError` when an event exceeds the limit.
+ * value can be run more than once. Fails with a `ProtocolError` when an event exceeds the limit,
+ * after emitting the events completed before it. Ending the input drops an unterminated event.
  *
  * @example
  * response.stream.pipe(Sse.decode({ provider: "openai" }))
  */
 export const decode = (options?: SseOptions) =>
 <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E | ProviderError.ProtocolError, R> =>
-  Stream.suspend(() => {
-    const decoder = new SseDecoder(options)
-    return self.pipe(
-      Stream.mapChunksEffect((chunks) =>
-        step(() => {
-          if (chunks.length === 1) return decoder.feed(EffectChunk.unsafeGet(chunks, 0))
-          const out: Array<SseEvent> = []
-          for (const bytes of chunks) {
-            const events = decoder.feed(bytes)
-            for (let i = 0; i < events.length; i++) out.push(events[i])
-          }
-          return out
-        })
-      ),
-      Stream.concat(Stream.fromIterableEffect(Effect.suspend(() => step(() => decoder.end()))))
-    )
-  })
+  Stream.pipeThroughChannel(self, decoderChannel<E>(options))

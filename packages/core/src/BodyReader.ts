@@ -1,0 +1,112 @@
+/**
+ * Reads the Node stream behind a response body with a pull whose only wait is an `Effect.async`
+ * whose canceler destroys the body. Interrupting the reading fiber runs that canceler before any
+ * other finalizer, and destroying an undici or node:http body aborts its request and closes the
+ * socket synchronously: the connection is gone before the stream machinery starts to unwind.
+ *
+ * The stock `response.stream` reaches the same end, but only after the whole channel has unwound,
+ * about twice as late, with a third more allocation on every interrupt (see bench/README.md).
+ */
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+
+/** The part of a Node `Readable` the reader uses. */
+export interface NodeReadable {
+  read(): Uint8Array | null
+  destroy(): void
+  readonly destroyed: boolean
+  readonly readableEnded: boolean
+  on(event: string, listener: (...args: Array<any>) => void): unknown
+  off(event: string, listener: (...args: Array<any>) => void): unknown
+}
+
+const isReadable = (u: any): u is NodeReadable =>
+  u != null && typeof u.read === "function" && typeof u.destroy === "function" && typeof u.on === "function"
+
+/**
+ * The Node stream behind a response of `@effect/platform-node`'s clients (undici: `source.body`;
+ * node:http: `source`), when there is one. Other clients (fetch, browsers) have none.
+ */
+export const nodeReadable = (response: HttpClientResponse.HttpClientResponse): NodeReadable | undefined => {
+  const source = (response as { readonly source?: any }).source
+  if (isReadable(source?.body)) return source.body
+  return isReadable(source) ? source : undefined
+}
+
+/**
+ * Streams a Node readable through `decode`, which turns each piece of bytes into values (pushed
+ * onto `out`) and may throw a typed error; `end` runs once when the body ends. Any end of the
+ * stream destroys the body.
+ */
+export const decode = <A, E>(
+  readable: NodeReadable,
+  options: {
+    readonly decode: (bytes: Uint8Array, out: Array<A>) => void
+    readonly end: (out: Array<A>) => void
+    /** Maps an error of the body itself (a reset connection, say) to the stream's error. */
+    readonly onBodyError: (cause: unknown) => E
+    /** Maps a value thrown by `decode` or `end` to the stream's error. */
+    readonly onDecodeError: (thrown: unknown) => E
+  }
+): Stream.Stream<A, E> =>
+  Stream.suspend(() => {
+    let ended = false
+    let done = false
+    let failure: { readonly cause: unknown } | undefined
+    let wake: (() => void) | undefined
+    const notify = () => {
+      const resume = wake
+      wake = undefined
+      resume?.()
+    }
+    const onEnd = () => {
+      ended = true
+      notify()
+    }
+    const onError = (cause: unknown) => {
+      failure ??= { cause }
+      notify()
+    }
+    readable.on("readable", notify)
+    readable.on("end", onEnd)
+    readable.on("error", onError)
+    const destroy = () => {
+      if (!readable.destroyed) readable.destroy()
+    }
+    const wait = Effect.async<void>((resume) => {
+      wake = () => resume(Effect.void)
+      return Effect.sync(destroy)
+    })
+    const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
+      if (done) return Effect.fail(Option.none())
+      const out: Array<A> = []
+      try {
+        let bytes: Uint8Array | null
+        while ((bytes = readable.read()) !== null) options.decode(bytes, out)
+        if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
+        if (failure !== undefined) return Effect.fail(Option.some(options.onBodyError(failure.cause)))
+        if (ended || readable.readableEnded) {
+          done = true
+          options.end(out)
+          return out.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(out)) : Effect.fail(Option.none())
+        }
+        if (readable.destroyed) return Effect.fail(Option.some(options.onBodyError(new Error("the response body was destroyed"))))
+      } catch (error) {
+        done = true
+        return Effect.fail(Option.some(options.onDecodeError(error)))
+      }
+      return Effect.zipRight(wait, pull)
+    })
+    return Stream.ensuring(
+      Stream.repeatEffectChunkOption(pull),
+      Effect.sync(() => {
+        readable.off("readable", notify)
+        readable.off("end", onEnd)
+        readable.off("error", onError)
+        destroy()
+      })
+    )
+  })

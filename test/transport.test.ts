@@ -1,0 +1,56 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import { BodyReader, LanguageModel, Message } from "@reins/core"
+import { OpenAiChat } from "@reins/openai"
+import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { connectionClosed } from "./support.js"
+
+const transports = [
+  { name: "undici", layer: NodeHttpClient.layerUndici, nodeBody: true },
+  { name: "node:http", layer: NodeHttpClient.layer, nodeBody: true },
+  { name: "fetch", layer: FetchHttpClient.layer, nodeBody: false }
+] as const
+
+describe.each(transports)("over the $name transport", ({ layer, nodeBody }) => {
+  it.scopedLive(nodeBody ? "reads the Node body directly, so an interrupt destroys it first" : "falls back to the portable body stream", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(ChatCompletions.reply({ text: "hi" }))
+      const client = yield* HttpClient.HttpClient
+      const readable = yield* HttpClient.withScope(client).execute(HttpClientRequest.post(`${server.url}/v1/chat/completions`)).pipe(
+        Effect.map(BodyReader.nodeReadable),
+        Effect.scoped
+      )
+      expect(readable !== undefined).toBe(nodeBody)
+    }).pipe(Effect.provide(layer)))
+
+  it.scopedLive("streams, and closes the connection on interrupt", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(
+        { steps: [ChatCompletions.start(), ...ChatCompletions.text("Thinking"), Script.stall()] },
+        ChatCompletions.reply({ text: "Hello there" })
+      )
+      yield* Effect.gen(function*() {
+        const first = yield* Deferred.make<void>()
+        const fiber = yield* LanguageModel.stream({ messages: [Message.user("x")] }).pipe(
+          Stream.tap(() => Deferred.succeed(first, undefined)),
+          Stream.runDrain,
+          Effect.fork
+        )
+        yield* Deferred.await(first)
+        yield* Fiber.interrupt(fiber)
+        yield* connectionClosed(server, server.requests[0].id)
+        const message = yield* LanguageModel.generate({ messages: [Message.user("x")] })
+        expect(Message.text(message)).toBe("Hello there")
+      }).pipe(Effect.provide(OpenAiChat.layer({ model: "m", apiKey: "sk-test-key", baseUrl: `${server.url}/v1` }).pipe(Layer.provide(layer))))
+    }))
+})
