@@ -2,6 +2,7 @@
  * Shared wiring for the cross-package tests: a ProviderServer on loopback and a Chat Completions
  * model pointed at it over real HTTP.
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { LanguageModel } from "@reins/core"
 import { OpenAiChat } from "@reins/openai"
@@ -13,13 +14,25 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** A Chat Completions model served by `server`, on a real undici client. */
+/** node:http with a keep-alive pool (the default `NodeHttpClient.layer` agent opens a connection per request). */
+export const nodeHttpKeepAlive: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerWithoutAgent.pipe(
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+)
+
+/** Both of `@effect/platform-node`'s HTTP clients, for tests that must hold on each. */
+export const transports = [
+  { name: "undici", layer: NodeHttpClient.layerUndici },
+  { name: "node:http", layer: nodeHttpKeepAlive }
+] as const
+
+/** A Chat Completions model served by `server`, on a real HTTP client (undici unless given). */
 export const chatModel = (
   server: ProviderServer.ProviderServer,
-  options: Partial<OpenAiChat.Options> = {}
+  options: Partial<OpenAiChat.Options> = {},
+  transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
 ): Layer.Layer<LanguageModel.LanguageModel> =>
   OpenAiChat.layer({ model: "test-model", apiKey: Redacted.make("sk-test-key"), baseUrl: `${server.url}/v1`, ...options }).pipe(
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide(transport)
   )
 
 /** Waits for the server to see the connection of `requestId` close, failing after `millis`. */

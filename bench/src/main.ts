@@ -19,6 +19,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import * as RawFetch from "./rawFetch.js"
+import * as TurnBench from "./turn.js"
 import { fmt, summarize, type Summary } from "./stats.js"
 
 const quick = process.env.BENCH_QUICK === "1"
@@ -31,9 +32,17 @@ const baseUrl = `${server.url}/v1`
 const chatUrl = `${baseUrl}/chat/completions`
 const requestBody = { model: "bench", messages: [{ role: "user", content: "go" }], stream: true }
 
-const runtime = ManagedRuntime.make(
-  OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl }).pipe(Layer.provide(NodeHttpClient.layerUndici))
-)
+const model = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl })
+/** The same model on both of `@effect/platform-node`'s transports. */
+const runtimes = {
+  undici: ManagedRuntime.make(model.pipe(Layer.provide(NodeHttpClient.layerUndici))),
+  "node:http": ManagedRuntime.make(model.pipe(
+    Layer.provide(NodeHttpClient.layerWithoutAgent),
+    Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+  ))
+}
+type Transport = keyof typeof runtimes
+const transports = Object.keys(runtimes) as Array<Transport>
 
 /** A model that sends one delta and then thinks silently. */
 const stalled = (): Script.Script => ({ steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Hmm."), Script.stall()] })
@@ -49,10 +58,10 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
 // --- Scenario: interrupt-to-close --------------------------------------------------------------
 
-const reinsInterrupt = async (): Promise<number> => {
+const reinsInterrupt = async (transport: Transport): Promise<number> => {
   server.enqueue(stalled())
   const record = server.nextRequest()
-  const start = await runtime.runPromise(Effect.gen(function*() {
+  const start = await runtimes[transport].runPromise(Effect.gen(function*() {
     const first = yield* Deferred.make<void>()
     const fiber = yield* LanguageModel.stream({ messages: [Message.user("go")] }).pipe(
       Stream.tap(() => Deferred.succeed(first, undefined)),
@@ -77,15 +86,24 @@ const fetchInterrupt = async (): Promise<number> => {
 }
 
 const interruptToClose = async () => {
-  const samples = { fetch: [] as Array<number>, reins: [] as Array<number> }
-  for (let i = 0; i < 20; i++) await reinsInterrupt(), await fetchInterrupt() // warm up
-  gc()
-  // Interleaved so that both see the same machine state.
-  for (let i = 0; i < INTERRUPTS; i++) {
-    samples.reins.push(await reinsInterrupt())
-    samples.fetch.push(await fetchInterrupt())
+  const samples: Record<"fetch" | Transport, Array<number>> = { fetch: [], undici: [], "node:http": [] }
+  const round = async (record: boolean) => {
+    for (const transport of transports) {
+      const sample = await reinsInterrupt(transport)
+      if (record) samples[transport].push(sample)
+    }
+    const sample = await fetchInterrupt()
+    if (record) samples.fetch.push(sample)
   }
-  return { fetch: summarize(samples.fetch), reins: summarize(samples.reins) }
+  for (let i = 0; i < 50; i++) await round(false) // warm up
+  gc()
+  // Interleaved so that every client sees the same machine state.
+  for (let i = 0; i < INTERRUPTS; i++) await round(true)
+  return {
+    fetch: summarize(samples.fetch),
+    undici: summarize(samples.undici),
+    "node:http": summarize(samples["node:http"])
+  }
 }
 
 // --- Scenario: throughput ----------------------------------------------------------------------
@@ -119,18 +137,21 @@ const measureThroughput = async (run: () => Promise<string>): Promise<Throughput
 
 const throughput = async () => {
   const fetchRun = async () => (await RawFetch.chatText(chatUrl, requestBody)).text
-  const reinsRun = () =>
-    runtime.runPromise(Effect.map(LanguageModel.generate({ messages: [Message.user("go")] }), Message.text))
-  const fetchResult = await measureThroughput(fetchRun)
-  const reinsResult = await measureThroughput(reinsRun)
-  return { fetch: fetchResult, reins: reinsResult }
+  const reinsRun = (transport: Transport) => () =>
+    runtimes[transport].runPromise(Effect.map(LanguageModel.generate({ messages: [Message.user("go")] }), Message.text))
+  return {
+    fetch: await measureThroughput(fetchRun),
+    undici: await measureThroughput(reinsRun("undici")),
+    "node:http": await measureThroughput(reinsRun("node:http"))
+  }
 }
 
 // --- Report ------------------------------------------------------------------------------------
 
 const interrupt = await interruptToClose()
 const speed = await throughput()
-await runtime.dispose()
+const turn = await TurnBench.run(server, runtimes.undici, quick ? 50 : 200)
+for (const runtime of Object.values(runtimes)) await runtime.dispose()
 await server.close()
 
 const row = (name: string, s: Summary, base: Summary) =>
@@ -144,17 +165,27 @@ const table = [
   "| client | median | p90 | p99 | max | median vs fetch |",
   "| --- | --- | --- | --- | --- | --- |",
   row("raw fetch + AbortController", interrupt.fetch, interrupt.fetch),
-  row("Reins OpenAiChat, Fiber.interrupt", interrupt.reins, interrupt.fetch),
+  row("Reins OpenAiChat on undici, Fiber.interrupt", interrupt.undici, interrupt.fetch),
+  row("Reins OpenAiChat on node:http, Fiber.interrupt", interrupt["node:http"], interrupt.fetch),
   "",
   `Throughput, ${DELTAS.toLocaleString("en")}-delta Chat Completions stream to assembled text (median of ${THROUGHPUT_RUNS})`,
   "",
   "| client | events/s | CPU µs/event | vs fetch |",
   "| --- | --- | --- | --- |",
   `| raw fetch + hand-written parser | ${Math.round(speed.fetch.eventsPerSecond).toLocaleString("en")} | ${fmt(speed.fetch.cpuMicrosPerEvent)} | 1.00x |`,
-  `| Reins OpenAiChat, LanguageModel.generate | ${Math.round(speed.reins.eventsPerSecond).toLocaleString("en")} | ${fmt(speed.reins.cpuMicrosPerEvent)} | ${fmt(speed.reins.eventsPerSecond / speed.fetch.eventsPerSecond)}x |`
+  ...transports.map((transport) =>
+    `| Reins OpenAiChat on ${transport}, LanguageModel.generate | ${Math.round(speed[transport].eventsPerSecond).toLocaleString("en")} | ${
+      fmt(speed[transport].cpuMicrosPerEvent)
+    } | ${fmt(speed[transport].eventsPerSecond / speed.fetch.eventsPerSecond)}x |`
+  ),
+  "",
+  TurnBench.table(turn)
 ].join("\n")
 console.log(table)
 
 const resultsPath = new URL("../results.json", import.meta.url)
-fs.writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), machine, quick, interruptToClose: interrupt, throughput: speed }, null, 2) + "\n")
+fs.writeFileSync(
+  resultsPath,
+  JSON.stringify({ date: new Date().toISOString(), machine, quick, interruptToClose: interrupt, throughput: speed, turnInterrupt: turn }, null, 2) + "\n"
+)
 console.log(`\nWrote ${resultsPath.pathname}`)
