@@ -17,7 +17,7 @@ interface OpenToolCall {
 }
 
 type OpenPart =
-  | { readonly _tag: "Text"; text: string }
+  | { readonly _tag: "Text"; text: string; metadata: Record<string, unknown> | undefined }
   | {
     readonly _tag: "Reasoning"
     text: string
@@ -65,8 +65,9 @@ export class Accumulator {
     switch (chunk._tag) {
       case "TextDelta": {
         const last = this.parts[this.parts.length - 1]
-        if (last?._tag === "Text") last.text += chunk.text
-        else this.parts.push({ _tag: "Text", text: chunk.text })
+        const text = last?._tag === "Text" ? last : this.pushText()
+        text.text += chunk.text
+        if (chunk.metadata !== undefined) text.metadata = { ...text.metadata, ...chunk.metadata }
         return
       }
       case "ReasoningDelta": {
@@ -155,6 +156,12 @@ export class Accumulator {
     return this.build("error", true)
   }
 
+  private pushText() {
+    const part = { _tag: "Text" as const, text: "", metadata: undefined as Record<string, unknown> | undefined }
+    this.parts.push(part)
+    return part
+  }
+
   private pushReasoning() {
     const part = { _tag: "Reasoning" as const, text: "", signature: undefined, redacted: false, metadata: undefined }
     this.parts.push(part)
@@ -168,7 +175,7 @@ export class Accumulator {
       switch (part._tag) {
         case "Text":
           produced += part.text
-          content.push({ _tag: "Text", text: part.text })
+          content.push({ _tag: "Text", text: part.text, ...(part.metadata !== undefined ? { metadata: part.metadata } : {}) })
           break
         case "Reasoning":
           produced += part.text

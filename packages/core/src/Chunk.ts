@@ -14,10 +14,11 @@ export interface Start {
   readonly requestId?: string | undefined
 }
 
-/** More answer text. */
+/** More answer text. `metadata` is merged onto the text part it extends. */
 export interface TextDelta {
   readonly _tag: "TextDelta"
   readonly text: string
+  readonly metadata?: Record<string, unknown> | undefined
 }
 
 /** More reasoning text. */

@@ -4,8 +4,11 @@
  */
 import * as Schema from "effect/Schema"
 
-/** Plain text. */
-export const Text = Schema.TaggedStruct("Text", { text: Schema.String })
+/** Plain text, with provider-specific data needed to replay it (a Gemini thought signature, say). */
+export const Text = Schema.TaggedStruct("Text", {
+  text: Schema.String,
+  metadata: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
 export type Text = typeof Text.Type
 
 /**
