@@ -1,11 +1,14 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { type LanguageModel, Message, Tool, Toolkit, Turn } from "@reins/core"
+import { Kimi } from "@reins/kimi"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -293,4 +296,35 @@ describe("Turn.stream", () => {
         const end = events.at(-1)!
         expect(end._tag === "TurnEnd" && end.result.usage.outputTokens).toBe(2)
       })))
+})
+
+describe("a stopped turn on Kimi", () => {
+  it.scopedLive("continues with reasoning_content on every assistant message and every call answered", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      const kimi = Kimi.layer({ apiKey: "sk-test-key", baseUrl: `${server.url}/v1`, thinking: "enabled" }).pipe(
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      yield* Effect.gen(function*() {
+        const conversation = yield* newConversation
+        // step 1 asks for a tool; step 2 is stopped while it reasons in silence
+        server.enqueue(
+          ChatCompletions.reply({ reasoning: "Need the time.", toolCalls: [call("k1", "clock", { tz: "Asia/Tokyo" })] }),
+          { steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Now I can answer"), Script.stall()] }
+        )
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "Time in Tokyo?", toolkit: Toolkit.make(clock) }))
+        yield* Effect.promise(() => server.nextRequest())
+        const second = yield* Effect.promise(() => server.nextRequest())
+        yield* Effect.sleep("20 millis")
+        yield* Fiber.interrupt(fiber)
+        yield* connectionClosed(server, second.id)
+        server.enqueue(ChatCompletions.reply({ text: "It is noon." }))
+        yield* Turn.run({ conversation, input: "Go on", toolkit: Toolkit.make(clock) })
+        const body = server.requests[2].json as any
+        expectValidChatRequest(body)
+        expect(body.thinking).toEqual({ type: "enabled" })
+        const assistants = body.messages.filter((m: any) => m.role === "assistant")
+        expect(assistants.map((m: any) => m.reasoning_content)).toEqual(["Need the time.", "Now I can answer"])
+      }).pipe(Effect.provide(kimi))
+    }))
 })

@@ -72,13 +72,15 @@ export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
     failure: options.failure,
     timeout: options.timeout === undefined ? undefined : Duration.decode(options.timeout),
     handler: options.handler,
-    definition: {
-      name,
-      description: options.description,
-      parameters: JSONSchema.make(options.parameters) as unknown as Record<string, unknown>
-    }
+    definition: { name, description: options.description, parameters: parametersSchema(options.parameters) }
   }
   return { ...tool, run: (call) => runCall(tool, call) }
+}
+
+/** The JSON Schema of the parameters, without the `$schema` key that some providers reject. */
+const parametersSchema = (schema: Schema.Schema<any, any>): Record<string, unknown> => {
+  const { $schema: _, ...rest } = JSONSchema.make(schema) as unknown as Record<string, unknown>
+  return rest
 }
 
 const encodeJson = (schema: Schema.Schema<any, any>, value: unknown): string => {
