@@ -65,8 +65,10 @@ const local = Effect.gen(function*() {
     const closedAt = yield* Effect.promise(() => server.connectionClosed(server.requests[0].id))
     yield* Console.log(`■ The server saw the connection close ${ms(closedAt - start)} after the interrupt.`)
     const answer = yield* LanguageModel.generate({ messages: [question] })
-    const sameClient = server.connections.length
-    yield* Console.log(`■ Next request on the same client: "${Message.text(answer)}" (${sameClient} connections opened in all)`)
+    const [stopped, next] = server.requests
+    yield* Console.log(
+      `■ Next request on the same client: "${Message.text(answer)}" (connection #${next.connectionId}; #${stopped.connectionId}, the stopped one, is closed)`
+    )
   }).pipe(Effect.provide(OpenAiChat.layer({ model: "local-reasoner", baseUrl: `${server.url}/v1`, apiKey: "sk-local" })))
 })
 

@@ -109,7 +109,7 @@ describe.skipIf(!hasRecordings)(
     describe("openai-chat", () => {
       // 302 content deltas, every chunk with `usage: null` and an `obfuscation` field, the finish
       // reason alone, then a usage-only chunk with `choices: []`.
-      it.scoped("openai-text.chunks.txt: long text, usage-only final chunk, obfuscation fields", () =>
+      it.scopedLive("openai-text.chunks.txt: long text, usage-only final chunk, obfuscation fields", () =>
         Effect.gen(function*() {
           const message = yield* replay(lines("openai-chat/openai-text.chunks.txt"))
           check(message, {
@@ -159,7 +159,7 @@ describe.skipIf(!hasRecordings)(
           }
         })
 
-        it.scoped("works: plain content deltas", () =>
+        it.scopedLive("works: plain content deltas", () =>
           Effect.gen(function*() {
             check(yield* replay(body(".stream() works 1")), {
               text: weather("c"),
@@ -174,7 +174,7 @@ describe.skipIf(!hasRecordings)(
             })
           }))
 
-        it.scoped("content logprobs: logprobs objects beside the deltas are ignored", () =>
+        it.scopedLive("content logprobs: logprobs objects beside the deltas are ignored", () =>
           Effect.gen(function*() {
             check(yield* replay(body(".stream() emits content logprobs events 1")), {
               text: weather("f"),
@@ -189,7 +189,7 @@ describe.skipIf(!hasRecordings)(
             })
           }))
 
-        it.scoped("leading newline chunk: a delta of \"\\n\\n\" is text, not framing", () =>
+        it.scopedLive("leading newline chunk: a delta of \"\\n\\n\" is text, not framing", () =>
           Effect.gen(function*() {
             check(yield* replay(body(".stream() is robust against leading newline chunks 1")), {
               text: "\n\n" + weather("c"),
@@ -207,7 +207,7 @@ describe.skipIf(!hasRecordings)(
         // The model refused: every delta carries `refusal` text (`content` is null in the first
         // chunk and absent after), and the finish reason is a plain "stop". The refusal is the whole
         // answer; a decoder that drops it returns an empty message that looks like a normal stop.
-        it.scoped("refusal logprobs: usage, ids and raw finish reason", () =>
+        it.scopedLive("refusal logprobs: usage, ids and raw finish reason", () =>
           Effect.gen(function*() {
             const message = yield* replay(body(".stream() emits refusal logprobs events 1"))
             expect(message.usage).toEqual({ inputTokens: 17, outputTokens: 13, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 })
@@ -220,7 +220,7 @@ describe.skipIf(!hasRecordings)(
 
         // DECODER BUG (packages/openai/src/chat/Events.ts ignores `delta.refusal`): this test fails
         // until the refusal text is kept and the stop reason says the model refused.
-        it.scoped("refusal logprobs: the refusal text is kept and the stop reason is \"refusal\"", () =>
+        it.scopedLive("refusal logprobs: the refusal text is kept and the stop reason is \"refusal\"", () =>
           Effect.gen(function*() {
             const message = yield* replay(body(".stream() emits refusal logprobs events 1"))
             expect.soft(Message.text(message)).toBe("I'm very sorry, but I can't assist with that request.")
@@ -234,7 +234,7 @@ describe.skipIf(!hasRecordings)(
       // DeepSeek: `reasoning_content` deltas (with `content: null`), then `content` deltas (with
       // `reasoning_content: null`); the finish reason and the usage share the last chunk, which also
       // has DeepSeek's own `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`.
-      it.scoped("deepseek-reasoning.chunks.txt: reasoning then text, usage on the finish chunk", () =>
+      it.scopedLive("deepseek-reasoning.chunks.txt: reasoning then text, usage on the finish chunk", () =>
         Effect.gen(function*() {
           check(yield* replay(lines("openai-compatible/deepseek-reasoning.chunks.txt")), {
             text: "The word \"strawberry\" contains three \"r\"s.",
@@ -256,7 +256,7 @@ describe.skipIf(!hasRecordings)(
 
       // DeepSeek: reasoning, then one tool call whose first delta has id, name and empty arguments,
       // and whose arguments then come in 10 pieces; 320 of the 339 prompt tokens were cached.
-      it.scoped("deepseek-tool-call.chunks.txt: reasoning then a streamed tool call, cached tokens", () =>
+      it.scopedLive("deepseek-tool-call.chunks.txt: reasoning then a streamed tool call, cached tokens", () =>
         Effect.gen(function*() {
           const message = yield* replay(lines("openai-compatible/deepseek-tool-call.chunks.txt"))
           check(message, {
@@ -277,7 +277,7 @@ describe.skipIf(!hasRecordings)(
 
       // Moonshot (hand-made upstream): no `object` field, reasoning in the role chunk, the finish
       // reason and the usage in the same chunk, no prompt_tokens_details.
-      it.scoped("moonshotai-stream.chunks.txt: short Kimi stream", () =>
+      it.scopedLive("moonshotai-stream.chunks.txt: short Kimi stream", () =>
         Effect.gen(function*() {
           check(yield* replay(lines("openai-compatible/moonshotai-stream.chunks.txt")), {
             text: "Hello!",
@@ -296,7 +296,7 @@ describe.skipIf(!hasRecordings)(
       // arguments) in one delta, then a usage-only chunk. xAI's `completion_tokens` (26) does NOT
       // include its `reasoning_tokens` (227): total_tokens 560 = 307 + 26 + 227. The numbers are
       // passed on as sent, so here reasoningTokens > outputTokens.
-      it.scoped("xai-tool-call.chunks.txt: reasoning then a one-delta tool call", () =>
+      it.scopedLive("xai-tool-call.chunks.txt: reasoning then a one-delta tool call", () =>
         Effect.gen(function*() {
           check(yield* replay(lines("openai-compatible/xai-tool-call.chunks.txt")), {
             text: "",
@@ -320,7 +320,7 @@ describe.skipIf(!hasRecordings)(
       // endpoint, model claude-haiku-4-5), not Anthropic's Messages events, so it belongs here. Its
       // one tool call is at `index: 1` (index 0 was the text block), its first argument delta is
       // empty, and it sends no usage at all.
-      it.scoped("anthropic-fallback-tool-call.sse: text, then a tool call at index 1, no usage", () =>
+      it.scopedLive("anthropic-fallback-tool-call.sse: text, then a tool call at index 1, no usage", () =>
         Effect.gen(function*() {
           const message = yield* replay(ChatCompletions.replayRaw(read("openai-compatible/anthropic-fallback-tool-call.sse")))
           check(message, {

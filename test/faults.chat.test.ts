@@ -93,7 +93,7 @@ const chunk = ChatCompletions.chunk
 const usage = ChatCompletions.usage({ prompt_tokens: 5, completion_tokens: 4 })
 
 describe("stream content faults", () => {
-  it.scoped("malformed JSON in an event is a ProtocolError showing the bad text, and the connection closes", () =>
+  it.scopedLive("malformed JSON in an event is a ProtocolError showing the bad text, and the connection closes", () =>
     Effect.gen(function*() {
       const bad = `{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"Hel"` // cut off
       const error = yield* failure(
@@ -106,7 +106,7 @@ describe("stream content faults", () => {
       expect(protocol.retryable).toBe(false)
     }))
 
-  it.scoped("unknown fields, an unknown `event: ping` and `: keep-alive` comments are skipped", () =>
+  it.scopedLive("unknown fields, an unknown `event: ping` and `: keep-alive` comments are skipped", () =>
     Effect.gen(function*() {
       const message = yield* success({
         steps: [
@@ -127,7 +127,36 @@ describe("stream content faults", () => {
       expect(message.usage).toEqual({ inputTokens: 5, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 })
     }))
 
-  it.scoped("a stream ended cleanly before any finish_reason and [DONE] is a ConnectionError", () =>
+  // DECODER BUG (packages/openai/src/chat/Events.ts parses every event as a chunk, whatever its
+  // `event:` name, and the first one it parses counts as the start of the response): an `event: ping`
+  // that comes first takes the place of the first real chunk. These two tests fail until unknown
+  // event names are skipped.
+  it.scopedLive("an `event: ping` before the first chunk is skipped: the response id and model come from the first chunk", () =>
+    Effect.gen(function*() {
+      const message = yield* success(
+        Script.make([
+          Script.event({ type: "ping" }, { event: "ping" }),
+          ChatCompletions.start({ id: "chatcmpl-real", model: "real-model" }),
+          ...ChatCompletions.text("Hello", { id: "chatcmpl-real", model: "real-model" }),
+          ChatCompletions.finish("stop", { id: "chatcmpl-real", model: "real-model" }),
+          ChatCompletions.done
+        ])
+      )
+      expect(Message.text(message)).toBe("Hello")
+      expect.soft(message.responseId).toBe("chatcmpl-real")
+      expect.soft(message.model).toBe("real-model")
+    }))
+
+  it.scopedLive("an `event: ping` then [DONE] is still an EmptyResponse", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(Script.make([Script.event({ type: "ping" }, { event: "ping" }), ChatCompletions.done]))
+      const result = yield* Effect.either(generate).pipe(Effect.provide(chatModel(server)))
+      // today: Right({ content: [], stopReason: "other", ... }), an empty "successful" message
+      expect(result._tag === "Left" ? result.left._tag : `Right(${JSON.stringify(result.right)})`).toBe("EmptyResponse")
+    }))
+
+  it.scopedLive("a stream ended cleanly before any finish_reason and [DONE] is a ConnectionError", () =>
     Effect.gen(function*() {
       const error = yield* failure({
         steps: [ChatCompletions.start(), ...ChatCompletions.text("Half an ans"), Script.end(), ...ChatCompletions.text("wer")]
@@ -137,7 +166,7 @@ describe("stream content faults", () => {
       expect(connection.provider).toBe("openai")
     }))
 
-  it.scoped("a socket dropped mid-body is a ConnectionError", () =>
+  it.scopedLive("a socket dropped mid-body is a ConnectionError", () =>
     Effect.gen(function*() {
       const error = yield* failure(
         { steps: [ChatCompletions.start(), ...ChatCompletions.text("Half an ans"), Script.drop(), ...ChatCompletions.text("wer")] },
@@ -146,7 +175,7 @@ describe("stream content faults", () => {
       expect(as(error, "ConnectionError").retryable).toBe(true)
     }))
 
-  it.scoped("a socket dropped inside an event (mid-line) is a ConnectionError", () =>
+  it.scopedLive("a socket dropped inside an event (mid-line) is a ConnectionError", () =>
     Effect.gen(function*() {
       const error = yield* failure(
         { steps: [ChatCompletions.start(), Script.raw(`data: {"id":"chatcmpl-1","choices":[{"index":0,"delta":{"cont`), Script.drop()] },
@@ -155,7 +184,7 @@ describe("stream content faults", () => {
       as(error, "ConnectionError")
     }))
 
-  it.scoped("a finish_reason then a clean end without [DONE] succeeds", () =>
+  it.scopedLive("a finish_reason then a clean end without [DONE] succeeds", () =>
     Effect.gen(function*() {
       const message = yield* success(
         ChatCompletions.reply({ text: "Done early", usage: { prompt_tokens: 3, completion_tokens: 2 }, done: false })
@@ -167,7 +196,7 @@ describe("stream content faults", () => {
       expect(message.usage.outputTokens).toBe(2)
     }))
 
-  it.scoped("[DONE] with nothing before it is an EmptyResponse", () =>
+  it.scopedLive("[DONE] with nothing before it is an EmptyResponse", () =>
     Effect.gen(function*() {
       const error = yield* failure({ steps: [ChatCompletions.done] })
       const empty = as(error, "EmptyResponse")
@@ -175,12 +204,12 @@ describe("stream content faults", () => {
       expect(empty.provider).toBe("openai")
     }))
 
-  it.scoped("an empty 200 body is an EmptyResponse", () =>
+  it.scopedLive("an empty 200 body is an EmptyResponse", () =>
     Effect.gen(function*() {
       as(yield* failure({ steps: [] }), "EmptyResponse")
     }))
 
-  it.scoped("an error object mid-stream is a retryable ProviderStreamError, and the connection closes", () =>
+  it.scopedLive("an error object mid-stream is a retryable ProviderStreamError, and the connection closes", () =>
     Effect.gen(function*() {
       const error = yield* failure(
         {
@@ -201,7 +230,7 @@ describe("stream content faults", () => {
       expect(stream.provider).toBe("openai")
     }))
 
-  it.scoped("a non-retryable error object mid-stream keeps its code", () =>
+  it.scopedLive("a non-retryable error object mid-stream keeps its code", () =>
     Effect.gen(function*() {
       const error = yield* failure({
         steps: [
@@ -217,7 +246,7 @@ describe("stream content faults", () => {
 })
 
 describe("HTTP status errors carry the body excerpt and the provider's message", () => {
-  it.scoped("400: StatusError, not retryable", () =>
+  it.scopedLive("400: StatusError, not retryable", () =>
     Effect.gen(function*() {
       const text = "Invalid value for 'temperature': expected a number between 0 and 2."
       const error = as(yield* failure(ChatCompletions.error(400, text, { code: "invalid_value" })), "StatusError")
@@ -230,7 +259,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.requestId).toBe("req_1")
     }))
 
-  it.scoped("400 with a context-length message: ContextOverflow", () =>
+  it.scopedLive("400 with a context-length message: ContextOverflow", () =>
     Effect.gen(function*() {
       const text =
         "This model's maximum context length is 128000 tokens. However, your messages resulted in 130532 tokens. Please reduce the length of the messages."
@@ -244,7 +273,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.body).toContain("context_length_exceeded")
     }))
 
-  it.scoped("401: AuthenticationError (the provider's masked key stays masked)", () =>
+  it.scopedLive("401: AuthenticationError (the provider's masked key stays masked)", () =>
     Effect.gen(function*() {
       const text = "Incorrect API key provided: sk-test-****-key. You can find your API key at https://platform.openai.com/account/api-keys."
       const error = as(yield* failure(ChatCompletions.error(401, text, { code: "invalid_api_key" })), "AuthenticationError")
@@ -255,7 +284,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.message).toContain(text)
     }))
 
-  it.scoped("404: StatusError with status 404", () =>
+  it.scopedLive("404: StatusError with status 404", () =>
     Effect.gen(function*() {
       const text = "The model `test-model` does not exist or you do not have access to it."
       const error = as(yield* failure(ChatCompletions.error(404, text, { code: "model_not_found" })), "StatusError")
@@ -265,7 +294,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.body).toContain("model_not_found")
     }))
 
-  it.scoped("429 with retry-after and x-request-id: RateLimited", () =>
+  it.scopedLive("429 with retry-after and x-request-id: RateLimited", () =>
     Effect.gen(function*() {
       const text = "Rate limit reached for test-model on requests per min (RPM): Limit 3, Used 3, Requested 1."
       const error = as(
@@ -287,7 +316,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.message).toBe(`openai: HTTP 429: ${text} (request id req_abc123)`)
     }))
 
-  it.scoped("500: StatusError, retryable", () =>
+  it.scopedLive("500: StatusError, retryable", () =>
     Effect.gen(function*() {
       const text = "The server had an error processing your request. Sorry about that!"
       const error = as(yield* failure(ChatCompletions.error(500, text)), "StatusError")
@@ -297,7 +326,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.body).toContain("server_error")
     }))
 
-  it.scoped("a non-JSON error body is kept as the excerpt", () =>
+  it.scopedLive("a non-JSON error body is kept as the excerpt", () =>
     Effect.gen(function*() {
       const html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
       const error = as(yield* failure(Script.body(502, html, { "content-type": "text/html" })), "StatusError")
@@ -309,13 +338,13 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
 })
 
 describe("transport faults", () => {
-  it.scoped("the server hangs up before the response headers: ConnectionError", () =>
+  it.scopedLive("the server hangs up before the response headers: ConnectionError", () =>
     Effect.gen(function*() {
       const error = as(yield* failure(Script.hangUp(), { closes: true }), "ConnectionError")
       expect(error.retryable).toBe(true)
     }))
 
-  it.scoped("an event over the size limit (17 MiB) is a ProtocolError, and the connection closes", () =>
+  it.scopedLive("an event over the size limit (17 MiB) is a ProtocolError, and the connection closes", () =>
     Effect.gen(function*() {
       const huge = "x".repeat(17 * 1024 * 1024)
       const error = yield* failure(
@@ -331,6 +360,7 @@ describe("transport faults", () => {
       )
       const protocol = as(error, "ProtocolError")
       expect(protocol.retryable).toBe(false)
+      expect(protocol.message).toMatch(/limit/)
       // the excerpt is short, not the whole event
       expect(protocol.excerpt.length).toBeLessThan(4096)
       expect(protocol.message.length).toBeLessThan(4096)
@@ -342,7 +372,7 @@ describe("framing", () => {
   const event = (delta: Record<string, unknown>, finishReason?: string) =>
     `data: ${JSON.stringify(chunk(delta, finishReason === undefined ? undefined : { finishReason }))}`
 
-  it.scoped("CRLF line endings", () =>
+  it.scopedLive("CRLF line endings", () =>
     Effect.gen(function*() {
       const body = [
         event({ role: "assistant", content: "" }),
@@ -356,7 +386,7 @@ describe("framing", () => {
       expect(message.stopReason).toBe("stop")
     }))
 
-  it.scoped("CRLF split between the CR and the LF, inside an event of two data lines", () =>
+  it.scopedLive("CRLF split between the CR and the LF, inside an event of two data lines", () =>
     Effect.gen(function*() {
       // "data: A\r" | "\ndata: B\r\n\r\n" is one event whose data is "A\nB" (the LF belongs to the
       // CR); JSON allows the newline between its tokens.
@@ -373,7 +403,7 @@ describe("framing", () => {
       expect(Message.text(message)).toBe("joined")
     }))
 
-  it.scoped("bare CR line endings", () =>
+  it.scopedLive("bare CR line endings", () =>
     Effect.gen(function*() {
       const body = [event({ role: "assistant", content: "" }), event({ content: "cr only" }), event({}, "stop"), "data: [DONE]"].join(
         "\r\r"
@@ -397,7 +427,7 @@ describe("framing", () => {
     throw new Error("needle not found")
   }
 
-  it.scoped("a 2-byte character (é) split across two writes", () =>
+  it.scopedLive("a 2-byte character (é) split across two writes", () =>
     Effect.gen(function*() {
       const message = yield* success(
         Script.make([ChatCompletions.start(), ...splitInside("é", 1), ChatCompletions.finish("stop"), ChatCompletions.done])
@@ -405,7 +435,7 @@ describe("framing", () => {
       expect(Message.text(message)).toBe("café!")
     }))
 
-  it.scoped("a 4-byte character (😀) split after each of its first three bytes", () =>
+  it.scopedLive("a 4-byte character (😀) split after each of its first three bytes", () =>
     Effect.gen(function*() {
       for (const into of [1, 2, 3]) {
         const message = yield* success(
@@ -415,7 +445,7 @@ describe("framing", () => {
       }
     }))
 
-  it.scoped("a multi-byte character split across writes inside `data:` of a CRLF stream, one byte at a time", () =>
+  it.scopedLive("a multi-byte character split across writes inside `data:` of a CRLF stream, one byte at a time", () =>
     Effect.gen(function*() {
       const bytes = encoder.encode(event({ content: "naïve — 日本語 😀" }) + "\r\n\r\n")
       const steps: Array<Script.Step> = [ChatCompletions.start()]

@@ -56,6 +56,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
   private started = false
   private done = false
   private finishReason: string | undefined
+  private refused = false
   /** Tool calls by their wire `index`, with whether they have ended. */
   private readonly toolCalls = new Map<number, boolean>()
 
@@ -72,6 +73,8 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
       this.finish(out)
       return
     }
+    // Chat Completions sends unnamed events; named ones (a proxy's `ping`, say) are not chunks.
+    if (event.event !== "message" && event.event !== "error") return
     const json = Http.parseJson(this.provider, event)
     if (json === null || typeof json !== "object") return
     if (json.error !== undefined || event.event === "error") throw streamError(this.provider, json.error ?? json)
@@ -86,6 +89,11 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
         const reasoning = delta.reasoning_content ?? delta.reasoning
         if (typeof reasoning === "string" && reasoning !== "") out.push({ _tag: "ReasoningDelta", text: reasoning })
         if (typeof delta.content === "string" && delta.content !== "") out.push({ _tag: "TextDelta", text: delta.content })
+        // A refusal streams in its own field; it is the answer the user sees.
+        if (typeof delta.refusal === "string" && delta.refusal !== "") {
+          this.refused = true
+          out.push({ _tag: "TextDelta", text: delta.refusal })
+        }
         if (Array.isArray(delta.tool_calls)) this.toolCallDeltas(delta.tool_calls, out)
       }
       if (choice.usage != null) out.push(usage(choice.usage))
@@ -141,6 +149,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     let reason = raw === undefined ? "other" : stopReason(raw)
     // Some compatible servers say "stop" after tool calls; the caller must still run them.
     if (reason === "stop" && this.toolCalls.size > 0) reason = "tool-calls"
+    if (reason === "stop" && this.refused) reason = "refusal"
     out.push({ _tag: "Finish", reason, raw })
   }
 }
