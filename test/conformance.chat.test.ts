@@ -218,8 +218,8 @@ describe.skipIf(!hasRecordings)(
             expect(Message.reasoning(message)).toBe("")
           }))
 
-        // DECODER BUG (packages/openai/src/chat/Events.ts ignores `delta.refusal`): this test fails
-        // until the refusal text is kept and the stop reason says the model refused.
+        // Regression: the decoder once ignored `delta.refusal`, and this stream gave an empty message
+        // with stopReason "stop".
         it.scopedLive("refusal logprobs: the refusal text is kept and the stop reason is \"refusal\"", () =>
           Effect.gen(function*() {
             const message = yield* replay(body(".stream() emits refusal logprobs events 1"))
@@ -294,8 +294,8 @@ describe.skipIf(!hasRecordings)(
 
       // xAI: no `finish_reason` key at all on most chunks, the whole tool call (id, name and
       // arguments) in one delta, then a usage-only chunk. xAI's `completion_tokens` (26) does NOT
-      // include its `reasoning_tokens` (227): total_tokens 560 = 307 + 26 + 227. The numbers are
-      // passed on as sent, so here reasoningTokens > outputTokens.
+      // include its `reasoning_tokens` (227): total_tokens 560 = 307 + 26 + 227. The decoder sees
+      // that in the total and reports output as 26 + 227, so output includes reasoning as elsewhere.
       it.scopedLive("xai-tool-call.chunks.txt: reasoning then a one-delta tool call", () =>
         Effect.gen(function*() {
           check(yield* replay(lines("openai-compatible/xai-tool-call.chunks.txt")), {
@@ -308,7 +308,7 @@ describe.skipIf(!hasRecordings)(
             },
             parts: ["Reasoning", "ToolCall"],
             toolCalls: [{ id: "call_79382389", name: "weather", arguments: { location: "San Francisco" } }],
-            usage: { inputTokens: 307, outputTokens: 26, cacheReadTokens: 306, reasoningTokens: 227 },
+            usage: { inputTokens: 307, outputTokens: 253, cacheReadTokens: 306, reasoningTokens: 227 },
             stopReason: "tool-calls",
             rawStopReason: "tool_calls",
             responseId: "7027d986-3c59-a37a-9a5f-50713e01c8a6",

@@ -127,10 +127,9 @@ describe("stream content faults", () => {
       expect(message.usage).toEqual({ inputTokens: 5, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 })
     }))
 
-  // DECODER BUG (packages/openai/src/chat/Events.ts parses every event as a chunk, whatever its
-  // `event:` name, and the first one it parses counts as the start of the response): an `event: ping`
-  // that comes first takes the place of the first real chunk. These two tests fail until unknown
-  // event names are skipped.
+  // Regression: the decoder once parsed every event as a chunk whatever its `event:` name, so an
+  // `event: ping` that came first counted as the start of the response (its id and model lost), and
+  // a ping then [DONE] gave an empty "successful" message.
   it.scopedLive("an `event: ping` before the first chunk is skipped: the response id and model come from the first chunk", () =>
     Effect.gen(function*() {
       const message = yield* success(
@@ -152,7 +151,6 @@ describe("stream content faults", () => {
       const server = yield* ProviderServer.make()
       server.enqueue(Script.make([Script.event({ type: "ping" }, { event: "ping" }), ChatCompletions.done]))
       const result = yield* Effect.either(generate).pipe(Effect.provide(chatModel(server)))
-      // today: Right({ content: [], stopReason: "other", ... }), an empty "successful" message
       expect(result._tag === "Left" ? result.left._tag : `Right(${JSON.stringify(result.right)})`).toBe("EmptyResponse")
     }))
 

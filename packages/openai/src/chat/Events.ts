@@ -40,11 +40,16 @@ export const streamError = (provider: string, error: any): ProviderError.Provide
 const usage = (wire: any): Chunk.UsageChunk => {
   const cached = wire.prompt_tokens_details?.cached_tokens ?? wire.cached_tokens
   const reasoning = wire.completion_tokens_details?.reasoning_tokens
+  const input = wire.prompt_tokens ?? 0
+  let output = wire.completion_tokens ?? 0
+  // OpenAI counts reasoning inside completion_tokens; some compatible servers (xAI) count it
+  // beside, which their total_tokens shows. Output always includes reasoning here.
+  if (typeof reasoning === "number" && wire.total_tokens === input + output + reasoning && reasoning > 0) output += reasoning
   return {
     _tag: "Usage",
     usage: {
-      inputTokens: wire.prompt_tokens ?? 0,
-      outputTokens: wire.completion_tokens ?? 0,
+      inputTokens: input,
+      outputTokens: output,
       ...(typeof cached === "number" ? { cacheReadTokens: cached } : {}),
       ...(typeof reasoning === "number" ? { reasoningTokens: reasoning } : {})
     }
