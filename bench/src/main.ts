@@ -20,6 +20,7 @@ import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import * as RawFetch from "./rawFetch.js"
 import * as TurnBench from "./turn.js"
+import * as RemoteServer from "./workerServer.js"
 import { fmt, summarize, type Summary } from "./stats.js"
 
 const quick = process.env.BENCH_QUICK === "1"
@@ -106,6 +107,55 @@ const interruptToClose = async () => {
   }
 }
 
+// --- Scenario: interrupt-to-close, the server in another thread ---------------------------------
+
+/** The same measurement with the server on its own event loop, as a remote provider is. */
+const interruptToRemoteClose = async () => {
+  const remote = await RemoteServer.start()
+  const remoteModel = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl: `${remote.url}/v1` })
+  const remoteRuntimes = {
+    undici: ManagedRuntime.make(remoteModel.pipe(Layer.provide(NodeHttpClient.layerUndici))),
+    "node:http": ManagedRuntime.make(remoteModel.pipe(
+      Layer.provide(NodeHttpClient.layerWithoutAgent),
+      Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
+    ))
+  }
+  const reins = async (transport: Transport) => {
+    const start = await remoteRuntimes[transport].runPromise(Effect.gen(function*() {
+      const first = yield* Deferred.make<void>()
+      const fiber = yield* LanguageModel.stream({ messages: [Message.user("go")] }).pipe(
+        Stream.tap(() => Deferred.succeed(first, undefined)),
+        Stream.runDrain,
+        Effect.fork
+      )
+      yield* Deferred.await(first)
+      const start = RemoteServer.now()
+      yield* Fiber.interrupt(fiber)
+      return start
+    }))
+    return (await remote.nextClose()) - start
+  }
+  const fetchOnce = async () => {
+    const abort = await RawFetch.openStalled(`${remote.url}/v1/chat/completions`, requestBody)
+    const start = RemoteServer.now()
+    abort()
+    return (await remote.nextClose()) - start
+  }
+  const samples: Record<"fetch" | Transport, Array<number>> = { fetch: [], undici: [], "node:http": [] }
+  for (let i = 0; i < INTERRUPTS + 50; i++) {
+    const record = i >= 50
+    for (const transport of transports) {
+      const sample = await reins(transport)
+      if (record) samples[transport].push(sample)
+    }
+    const sample = await fetchOnce()
+    if (record) samples.fetch.push(sample)
+  }
+  for (const runtime of Object.values(remoteRuntimes)) await runtime.dispose()
+  await remote.close()
+  return { fetch: summarize(samples.fetch), undici: summarize(samples.undici), "node:http": summarize(samples["node:http"]) }
+}
+
 // --- Scenario: throughput ----------------------------------------------------------------------
 
 interface Throughput {
@@ -149,6 +199,7 @@ const throughput = async () => {
 // --- Report ------------------------------------------------------------------------------------
 
 const interrupt = await interruptToClose()
+const remoteInterrupt = await interruptToRemoteClose()
 const speed = await throughput()
 const turn = await TurnBench.run(server, runtimes.undici, quick ? 50 : 200)
 for (const runtime of Object.values(runtimes)) await runtime.dispose()
@@ -168,6 +219,14 @@ const table = [
   row("Reins OpenAiChat on undici, Fiber.interrupt", interrupt.undici, interrupt.fetch),
   row("Reins OpenAiChat on node:http, Fiber.interrupt", interrupt["node:http"], interrupt.fetch),
   "",
+  `Interrupt to close seen by a server in a worker thread (its own event loop, as a remote provider), ms (${INTERRUPTS} runs each, interleaved)`,
+  "",
+  "| client | median | p90 | p99 | max | median vs fetch |",
+  "| --- | --- | --- | --- | --- | --- |",
+  row("raw fetch + AbortController", remoteInterrupt.fetch, remoteInterrupt.fetch),
+  row("Reins OpenAiChat on undici, Fiber.interrupt", remoteInterrupt.undici, remoteInterrupt.fetch),
+  row("Reins OpenAiChat on node:http, Fiber.interrupt", remoteInterrupt["node:http"], remoteInterrupt.fetch),
+  "",
   `Throughput, ${DELTAS.toLocaleString("en")}-delta Chat Completions stream to assembled text (median of ${THROUGHPUT_RUNS})`,
   "",
   "| client | events/s | CPU µs/event | vs fetch |",
@@ -186,6 +245,6 @@ console.log(table)
 const resultsPath = new URL("../results.json", import.meta.url)
 fs.writeFileSync(
   resultsPath,
-  JSON.stringify({ date: new Date().toISOString(), machine, quick, interruptToClose: interrupt, throughput: speed, turnInterrupt: turn }, null, 2) + "\n"
+  JSON.stringify({ date: new Date().toISOString(), machine, quick, interruptToClose: interrupt, interruptToRemoteClose: remoteInterrupt, throughput: speed, turnInterrupt: turn }, null, 2) + "\n"
 )
 console.log(`\nWrote ${resultsPath.pathname}`)

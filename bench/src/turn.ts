@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { performance } from "node:perf_hooks"
 import { fmt, summarize, type Summary } from "./stats.js"
@@ -36,7 +37,6 @@ export const run = async (
     const measured = i >= 10
     // Phase 1: eight tools running.
     server.enqueue(ChatCompletions.reply({ toolCalls: calls }))
-    void server.nextRequest()
     const sample = await runtime.runPromise(Effect.gen(function*() {
       let lastRelease = 0
       let acquired = 0
@@ -61,20 +61,20 @@ export const run = async (
 
     // Phase 2: the model silent mid-reasoning.
     server.enqueue({ steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Let me think."), Script.stall()] })
-    const record = server.nextRequest()
     const silentSample = await runtime.runPromise(Effect.gen(function*() {
       const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
       const reasoning = yield* Deferred.make<void>()
-      const fiber = yield* Effect.fork(Turn.run({ conversation, input: "think" }))
-      // wait until the reasoning has reached the client
-      yield* Effect.promise(() => record)
-      yield* Effect.sleep("5 millis").pipe(Effect.zipRight(Deferred.succeed(reasoning, undefined)))
+      const fiber = yield* Turn.stream({ conversation, input: "think" }).pipe(
+        Stream.tap((event) => event._tag === "Chunk" && event.chunk._tag === "ReasoningDelta" ? Deferred.succeed(reasoning, undefined) : Effect.void),
+        Stream.runDrain,
+        Effect.fork
+      )
       yield* Deferred.await(reasoning)
       const start = performance.now()
       yield* Fiber.interrupt(fiber)
       return { start, fiberEnd: performance.now() - start }
     }))
-    const closedAt = await server.connectionClosed((await record).id)
+    const closedAt = await server.connectionClosed(server.requests[server.requests.length - 1].id)
     if (measured) silent.fiberEnd.push(silentSample.fiberEnd), silent.connectionClosed.push(closedAt - silentSample.start)
   }
   return {
@@ -93,7 +93,7 @@ export const table = (result: TurnInterrupt): string => {
     "| --- | --- | --- | --- | --- |",
     row(`${TOOLS} tools running: turn fiber ended`, result.toolsRunning.fiberEnd),
     row(`${TOOLS} tools running: last finalizer ran`, result.toolsRunning.lastFinalizer),
-    row("model silent: turn fiber ended", result.modelSilent.fiberEnd),
+    row("model silent: turn stream fiber ended", result.modelSilent.fiberEnd),
     row("model silent: server saw the connection close", result.modelSilent.connectionClosed)
   ].join("\n")
 }
