@@ -9,7 +9,10 @@ import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as util from "node:util"
-import { chatModel, connectionClosed } from "./support.js"
+import { chatModel as chatModelWithRetry, connectionClosed, noRetry } from "./support.js"
+
+/** Each fault's own error is under test here, so nothing is retried (test/retry.test.ts covers retries). */
+const chatModel = (server: Parameters<typeof chatModelWithRetry>[0]) => chatModelWithRetry(server, { retry: noRetry })
 
 /** The key `chatModel` sends. */
 const API_KEY = "sk-test-key"

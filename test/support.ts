@@ -4,7 +4,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import type { LanguageModel } from "@reins/core"
+import { type LanguageModel, Retry } from "@reins/core"
 import { OpenAiChat } from "@reins/openai"
 import { ProviderServer } from "@reins/testing"
 import * as Effect from "effect/Effect"
@@ -34,6 +34,9 @@ export const chatModel = (
   OpenAiChat.layer({ model: "test-model", apiKey: Redacted.make("sk-test-key"), baseUrl: `${server.url}/v1`, ...options }).pipe(
     Layer.provide(transport)
   )
+
+/** A retry policy that never retries. */
+export const noRetry = { ...Retry.defaultPolicy, maxRetries: 0 }
 
 /** Waits for the server to see the connection of `requestId` close, failing after `millis`. */
 export const connectionClosed = (server: ProviderServer.ProviderServer, requestId: number, millis = 2_000) =>

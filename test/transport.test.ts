@@ -53,4 +53,21 @@ describe.each(transports)("over the $name transport", ({ layer, nodeBody }) => {
         expect(Message.text(message)).toBe("Hello there")
       }).pipe(Effect.provide(OpenAiChat.layer({ model: "m", apiKey: "sk-test-key", baseUrl: `${server.url}/v1` }).pipe(Layer.provide(layer))))
     }))
+
+  it.scopedLive("delivers what arrived before an error in the same read, then the error", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue({
+        steps: [ChatCompletions.start(), ...ChatCompletions.text("Partial"), Script.event({ error: { message: "boom", type: "server_error" } })]
+      })
+      const seen: Array<string> = []
+      const error = yield* LanguageModel.stream({ messages: [Message.user("x")] }).pipe(
+        Stream.runForEach((chunk) => Effect.sync(() => chunk._tag === "TextDelta" && seen.push(chunk.text))),
+        Effect.flip,
+        Effect.provide(OpenAiChat.layer({ model: "m", apiKey: "sk-test-key", baseUrl: `${server.url}/v1` }).pipe(Layer.provide(layer)))
+      )
+      expect(error._tag).toBe("ProviderStreamError")
+      expect(seen.join("")).toBe("Partial")
+      expect(server.requests.length).toBe(1)
+    }))
 })

@@ -9,6 +9,7 @@
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -50,6 +51,9 @@ export const decode = <A, E>(
     readonly onBodyError: (cause: unknown) => E
     /** Maps a value thrown by `decode` or `end` to the stream's error. */
     readonly onDecodeError: (thrown: unknown) => E
+    /** Fails with `onIdle()` when the body sends nothing for this long. */
+    readonly idleTimeout?: Duration.Duration | undefined
+    readonly onIdle?: (() => E) | undefined
   }
 ): Stream.Stream<A, E> =>
   Stream.suspend(() => {
@@ -76,11 +80,19 @@ export const decode = <A, E>(
     const destroy = () => {
       if (!readable.destroyed) readable.destroy()
     }
-    const wait = Effect.async<void>((resume) => {
+    const idle = options.idleTimeout
+    const onIdle = options.onIdle
+    const waitForBytes = Effect.async<void>((resume) => {
       wake = () => resume(Effect.void)
       return Effect.sync(destroy)
     })
+    const wait: Effect.Effect<void, Option.Option<E>> = idle === undefined || onIdle === undefined
+      ? waitForBytes
+      : Effect.timeoutFail(waitForBytes, { duration: idle, onTimeout: () => Option.some(onIdle()) })
+    /** An error met after some values of the same read: those values go first, the error next. */
+    let deferred: Option.Option<E> | undefined
     const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
+      if (deferred !== undefined) return Effect.fail(deferred)
       if (done) return Effect.fail(Option.none())
       const out: Array<A> = []
       try {
@@ -96,7 +108,10 @@ export const decode = <A, E>(
         if (readable.destroyed) return Effect.fail(Option.some(options.onBodyError(new Error("the response body was destroyed"))))
       } catch (error) {
         done = true
-        return Effect.fail(Option.some(options.onDecodeError(error)))
+        const failed = Option.some(options.onDecodeError(error))
+        if (out.length === 0) return Effect.fail(failed)
+        deferred = failed
+        return Effect.succeed(Chunk.unsafeFromArray(out))
       }
       return Effect.zipRight(wait, pull)
     })

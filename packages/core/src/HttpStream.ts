@@ -18,13 +18,41 @@ import * as Stream from "effect/Stream"
 import type * as Chunk from "./Chunk.js"
 import * as BodyReader from "./BodyReader.js"
 import * as ProviderError from "./ProviderError.js"
+import * as Retry from "./Retry.js"
 import * as Sse from "./Sse.js"
+
+/** How long a call may wait, at each phase. */
+export interface Timeouts {
+  /** From sending the request to the response headers. Default 10 minutes: reasoning models think first. */
+  readonly headers?: Duration.DurationInput | undefined
+  /** The longest silence inside the body (keep-alive comments count as activity). Default 5 minutes. */
+  readonly idle?: Duration.DurationInput | undefined
+}
+
+/** The defaults, generous enough for a reasoning model that thinks for minutes. */
+export const defaultTimeouts = { headers: "10 minutes", idle: "5 minutes" } as const satisfies Timeouts
 
 /** What a provider says about the request it streams. */
 export interface Options {
   readonly provider: string
   readonly sse?: Sse.SseOptions | undefined
+  readonly timeouts?: Timeouts | undefined
+  /** Retries before any output; `Retry.defaultPolicy` unless given. */
+  readonly retry?: Retry.Policy | undefined
 }
+
+/** Per-call settings a layer and a request may both give; the request's win. */
+export interface CallSettings {
+  readonly timeouts?: Timeouts | undefined
+  readonly retry?: Retry.Policy | undefined
+}
+
+/** The options of one call: the provider's name, the layer's settings, the request's overrides. */
+export const callOptions = (provider: string, layer: CallSettings, request: CallSettings): Options => ({
+  provider,
+  timeouts: { ...layer.timeouts, ...request.timeouts },
+  retry: request.retry ?? layer.retry
+})
 
 /** The parts of a successful response a decoder may need. */
 export interface ResponseInfo {
@@ -140,10 +168,15 @@ const errorMessage = (cause: unknown): string =>
 export const execute = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
-  provider: string
+  provider: string,
+  headersTimeout: Duration.DurationInput = defaultTimeouts.headers
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError.ProviderError, Scope.Scope> =>
   HttpClient.withScope(client).execute(request).pipe(
     Effect.mapError(connectionError(provider)),
+    Effect.timeoutFail({
+      duration: headersTimeout,
+      onTimeout: () => new ProviderError.HeadersTimeout({ provider, timeout: Duration.decode(headersTimeout) })
+    }),
     Effect.flatMap((response) =>
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
@@ -176,9 +209,19 @@ export const chunks = (
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder
 ): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
+  Retry.stream(options.retry ?? Retry.defaultPolicy, () => attempt(client, request, options, decoder))
+
+const attempt = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  options: Options,
+  decoder: (info: ResponseInfo) => EventDecoder
+): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
   Stream.unwrapScoped(
-    Effect.map(execute(client, request, options.provider), (response) => {
+    Effect.map(execute(client, request, options.provider, options.timeouts?.headers), (response) => {
       const { provider } = options
+      const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
+      const onIdle = () => new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
       const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
       const sse = new Sse.SseDecoder({ provider, ...options.sse })
       // SSE framing and event decoding run inside one pull, in plain loops over whole reads.
@@ -197,23 +240,28 @@ export const chunks = (
           end,
           onBodyError: (cause) =>
             new ProviderError.ConnectionError({ provider, message: `the response body broke off: ${errorMessage(cause)}`, cause }),
-          onDecodeError: (thrown) => decodeFailure(provider, thrown)
+          onDecodeError: (thrown) => decodeFailure(provider, thrown),
+          idleTimeout,
+          onIdle
         })
       }
-      const run = (f: (out: Array<Chunk.Chunk>) => void) =>
-        Effect.suspend(() => {
-          const out: Array<Chunk.Chunk> = []
-          try {
-            f(out)
-            return Effect.succeed(EffectChunk.unsafeFromArray(out))
-          } catch (error) {
-            return Effect.fail(decodeFailure(provider, error))
-          }
-        })
+      // The portable path (fetch, browsers): values decoded before an error in the same read go
+      // downstream first, then the error.
+      const run = (f: (out: Array<Chunk.Chunk>) => void): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
+        const out: Array<Chunk.Chunk> = []
+        try {
+          f(out)
+          return Stream.fromChunk(EffectChunk.unsafeFromArray(out))
+        } catch (error) {
+          return Stream.concat(Stream.fromChunk(EffectChunk.unsafeFromArray(out)), Stream.fail(decodeFailure(provider, error)))
+        }
+      }
       return response.stream.pipe(
         Stream.mapError(connectionError(provider)),
-        Stream.mapChunksEffect((batch) => run((out) => { for (const bytes of batch) feed(bytes, out) })),
-        Stream.concat(Stream.flattenChunks(Stream.fromEffect(run(end))))
+        Stream.timeoutFail(onIdle, idleTimeout),
+        Stream.chunks,
+        Stream.flatMap((batch) => run((out) => { for (const bytes of batch) feed(bytes, out) })),
+        Stream.concat(Stream.suspend(() => run(end)))
       )
     })
   )

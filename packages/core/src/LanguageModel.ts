@@ -7,7 +7,9 @@ import * as Stream from "effect/Stream"
 import { Accumulator } from "./Accumulator.js"
 import type * as Chunk from "./Chunk.js"
 import type * as Message from "./Message.js"
+import type * as HttpStream from "./HttpStream.js"
 import type { ProviderError } from "./ProviderError.js"
+import type * as Retry from "./Retry.js"
 import { EmptyResponse } from "./ProviderError.js"
 
 /** A tool as the model sees it: a name, what it does, and a JSON Schema for its arguments. */
@@ -35,6 +37,10 @@ export interface Request {
   readonly model?: string | undefined
   /** Fields merged into the provider's request body as they are, keyed by provider name. */
   readonly providerOptions?: Record<string, Record<string, unknown>> | undefined
+  /** Overrides the layer's timeouts for this call. */
+  readonly timeouts?: HttpStream.Timeouts | undefined
+  /** Overrides the layer's retry policy for this call. */
+  readonly retry?: Retry.Policy | undefined
 }
 
 /** The service a provider layer implements. */

@@ -38,7 +38,7 @@ export const make = (options: ChatConfig.Options): Effect.Effect<LanguageModel.S
         HttpStream.chunks(
           client,
           HttpClientRequest.bodyUnsafeJson(base, ChatRequest.body(request, { model: options.model, provider, dialect })),
-          { provider },
+          HttpStream.callOptions(provider, options, request),
           (info) => new ChatEventDecoder(provider, info)
         )
     }

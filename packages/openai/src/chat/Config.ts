@@ -7,6 +7,7 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type { HttpStream, Retry } from "@reins/core"
 import type { Dialect } from "./Request.js"
 
 /** What a Chat Completions layer needs. */
@@ -23,6 +24,10 @@ export interface Options {
   readonly provider?: string | undefined
   /** How this endpoint differs from the OpenAI API; defaults to the OpenAI dialect. */
   readonly dialect?: Partial<Dialect> | undefined
+  /** Connect-to-headers and idle limits; see `HttpStream.defaultTimeouts`. */
+  readonly timeouts?: HttpStream.Timeouts | undefined
+  /** Retries before any output; `Retry.defaultPolicy` unless given. */
+  readonly retry?: Retry.Policy | undefined
 }
 
 /** Where the OpenAI API lives. */

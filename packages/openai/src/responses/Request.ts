@@ -1,0 +1,151 @@
+/**
+ * A conversation encoded as an OpenAI Responses request body. Requests are stateless (`store:
+ * false`): the whole history goes in `input`, and the model's reasoning travels in it as the
+ * encrypted content the API returned, so no response has to be kept on OpenAI's side.
+ *
+ * Replayed items carry no `id`. The API pairs items that carry ids (a reasoning item with the
+ * message or call that followed it) and rejects a request where one of a pair is missing, which a
+ * stopped or edited conversation easily produces; the encrypted content is self-contained, so the
+ * ids add nothing. OpenAI's own stateless client (Codex) sends them the same way.
+ */
+import type { LanguageModel, Message, Part } from "@reins/core"
+import type { ReasoningSummary } from "./Config.js"
+
+/** The metadata key that marks a tool call as a Responses custom (free-form) tool call. */
+export const customToolKey = "customTool"
+
+/** What the encoder needs besides the request. */
+export interface EncodeOptions {
+  readonly model: string
+  readonly provider: string
+  readonly reasoningSummary?: ReasoningSummary | undefined
+}
+
+type Item = Record<string, unknown>
+
+const imageUrl = (image: Part.Image): string =>
+  image.url ?? `data:${image.mediaType ?? "image/png"};base64,${image.data ?? ""}`
+
+const userItem = (parts: ReadonlyArray<Part.UserPart>): Item => ({
+  role: "user",
+  content: parts.map((part) =>
+    part._tag === "Text"
+      ? { type: "input_text", text: part.text }
+      : { type: "input_image", image_url: imageUrl(part), detail: "auto" }
+  )
+})
+
+const isCustom = (call: Part.ToolCall): boolean => call.metadata?.[customToolKey] === true
+
+/** A custom tool call's raw input, which the decoder wrapped as `{"input": "..."}`. */
+const customInput = (args: string): string => {
+  try {
+    const json = JSON.parse(args)
+    if (typeof json?.input === "string") return json.input
+  } catch {
+    // not the wrapped form: send the text as it is
+  }
+  return args
+}
+
+const assistantItems = (message: Message.Assistant, provider: string, out: Array<Item>): void => {
+  const own = message.provider === provider
+  for (const part of message.content) {
+    switch (part._tag) {
+      case "Reasoning":
+        // Only our own encrypted reasoning can go back: unsigned reasoning (a stopped stream,
+        // another provider) has nothing the API could verify.
+        if (own && part.signature !== undefined) {
+          out.push({
+            type: "reasoning",
+            summary: part.text === "" ? [] : [{ type: "summary_text", text: part.text }],
+            encrypted_content: part.signature
+          })
+        }
+        break
+      case "Text": {
+        if (part.text === "") break
+        const item: Item = { type: "message", role: "assistant", content: [{ type: "output_text", text: part.text }] }
+        const phase = own ? part.metadata?.phase : undefined
+        if (typeof phase === "string") item.phase = phase
+        out.push(item)
+        break
+      }
+      case "ToolCall":
+        out.push(
+          isCustom(part)
+            ? { type: "custom_tool_call", call_id: part.id, name: part.name, input: customInput(part.arguments) }
+            : { type: "function_call", call_id: part.id, name: part.name, arguments: part.arguments }
+        )
+    }
+  }
+}
+
+/** The `input` array for a conversation (the request's `system` goes in `instructions` instead). */
+export const input = (history: ReadonlyArray<Message.Message>, provider: string): Array<Item> => {
+  const out: Array<Item> = []
+  const customCalls = new Set<string>()
+  for (const message of history) {
+    switch (message._tag) {
+      case "System":
+        out.push({ role: "system", content: message.content })
+        break
+      case "User":
+        out.push(userItem(message.content))
+        break
+      case "Assistant":
+        for (const part of message.content) if (part._tag === "ToolCall" && isCustom(part)) customCalls.add(part.id)
+        // An assistant message that produced nothing replayable (stopped before its first token, or
+        // holding only unsigned reasoning) adds no items at all.
+        assistantItems(message, provider, out)
+        break
+      case "ToolResult":
+        out.push({
+          type: customCalls.has(message.toolCallId) ? "custom_tool_call_output" : "function_call_output",
+          call_id: message.toolCallId,
+          output: message.content
+        })
+    }
+  }
+  return out
+}
+
+const tool = (definition: LanguageModel.ToolDefinition) => ({
+  type: "function",
+  name: definition.name,
+  ...(definition.description !== undefined ? { description: definition.description } : {}),
+  parameters: definition.parameters,
+  // Responses functions are strict unless told otherwise, and strict mode rejects ordinary JSON
+  // Schemas (optional properties, no `additionalProperties: false`), which tools here may have.
+  strict: false
+})
+
+const toolChoice = (choice: LanguageModel.ToolChoice) =>
+  typeof choice === "string" ? choice : { type: "function", name: choice.tool }
+
+/**
+ * The whole streaming request body. Reasoning fields and `include: ["reasoning.encrypted_content"]`
+ * are sent when the request sets `reasoning` or the layer declares `reasoningSummary`: models that do
+ * not reason reject them. `providerOptions[provider]` is merged in last.
+ */
+export const body = (request: LanguageModel.Request, options: EncodeOptions): Record<string, unknown> => {
+  const wire: Record<string, unknown> = {
+    model: request.model ?? options.model,
+    input: input(request.messages, options.provider),
+    stream: true,
+    store: false
+  }
+  if (request.system !== undefined && request.system !== "") wire.instructions = request.system
+  if (request.tools !== undefined && request.tools.length > 0) wire.tools = request.tools.map(tool)
+  if (request.toolChoice !== undefined) wire.tool_choice = toolChoice(request.toolChoice)
+  if (request.maxOutputTokens !== undefined) wire.max_output_tokens = request.maxOutputTokens
+  if (request.temperature !== undefined) wire.temperature = request.temperature
+  if (request.reasoning !== undefined || options.reasoningSummary !== undefined) {
+    wire.reasoning = {
+      ...(request.reasoning !== undefined ? { effort: request.reasoning.effort } : {}),
+      summary: options.reasoningSummary ?? "auto"
+    }
+    wire.include = ["reasoning.encrypted_content"]
+  }
+  return { ...wire, ...request.providerOptions?.[options.provider] }
+}
