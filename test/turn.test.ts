@@ -246,6 +246,26 @@ describe("interrupting a turn", () => {
         expectPaired(history)
       })))
 
+  it.scopedLive("during a retry backoff", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(ChatCompletions.error(429, "Slow down", { headers: { "retry-after-ms": "60000" } }))
+        const conversation = yield* newConversation
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "hello" }))
+        yield* Effect.promise(() => server.nextRequest())
+        yield* Effect.sleep("30 millis")
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isInterrupted(exit)).toBe(true)
+        expect(server.requests.length).toBe(1)
+        const history = yield* SubscriptionRef.get(conversation)
+        expect(history.map((m) => m._tag)).toEqual(["User", "Assistant"])
+        expect(history[1]).toMatchObject({ stopReason: "interrupted", content: [] })
+        // an empty stopped answer is left out of the next request
+        server.enqueue(ChatCompletions.reply({ text: "Hi" }))
+        yield* Turn.run({ conversation, input: "again" })
+        expect((server.requests[1].json as any).messages.map((m: any) => m.role)).toEqual(["user", "user"])
+      })))
+
   it.scopedLive("with Effect.timeout, Effect.race, an AbortSignal and a Deferred", () =>
     withServer((server) =>
       Effect.gen(function*() {
