@@ -149,14 +149,17 @@ const readErrorBody = (response: HttpClientResponse.HttpClientResponse): Effect.
     Effect.orElseSucceed(() => "")
   )
 
+const brokenBody = (provider: string, cause: unknown) =>
+  new ProviderError.ConnectionError({ provider, message: `the response body broke off: ${errorMessage(cause)}`, cause })
+
 const connectionError = (provider: string) => (error: HttpClientError.HttpClientError) =>
-  new ProviderError.ConnectionError({
-    provider,
-    message: error.reason === "Transport"
-      ? `could not reach ${error.request.url}: ${errorMessage(error.cause)}`
-      : `the response body broke off: ${errorMessage(error.cause)}`,
-    cause: error.cause
-  })
+  error.reason === "Transport"
+    ? new ProviderError.ConnectionError({
+      provider,
+      message: `could not reach ${error.request.url}: ${errorMessage(error.cause)}`,
+      cause: error.cause
+    })
+    : brokenBody(provider, error.cause)
 
 const errorMessage = (cause: unknown): string =>
   cause instanceof Error ? (cause.cause instanceof Error ? `${cause.message} (${cause.cause.message})` : cause.message) : String(cause)
@@ -238,8 +241,7 @@ const attempt = (
         return BodyReader.decode(readable, {
           decode: feed,
           end,
-          onBodyError: (cause) =>
-            new ProviderError.ConnectionError({ provider, message: `the response body broke off: ${errorMessage(cause)}`, cause }),
+          onBodyError: (cause) => brokenBody(provider, cause),
           onDecodeError: (thrown) => decodeFailure(provider, thrown),
           idleTimeout,
           onIdle

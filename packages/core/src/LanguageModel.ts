@@ -63,11 +63,17 @@ export class LanguageModel extends Context.Tag("@reins/core/LanguageModel")<Lang
  * )
  */
 export const stream = (request: Request): Stream.Stream<Chunk.Chunk, ProviderError, LanguageModel> =>
-  Stream.unwrap(Effect.map(LanguageModel, (model) => model.stream(request)))
+  Stream.unwrap(Effect.map(LanguageModel, (model) =>
+    model.stream(request).pipe(
+      Stream.withSpan("LanguageModel.stream", { attributes: { provider: model.provider, model: request.model ?? model.model } })
+    )))
 
 /** Runs one response to its end and returns the assistant message. */
 export const generate = (request: Request): Effect.Effect<Message.Assistant, ProviderError, LanguageModel> =>
-  Effect.flatMap(LanguageModel, (model) => collect(model, model.stream(request)))
+  Effect.flatMap(LanguageModel, (model) =>
+    collect(model, model.stream(request)).pipe(
+      Effect.withSpan("LanguageModel.generate", { attributes: { provider: model.provider, model: request.model ?? model.model } })
+    ))
 
 /** Folds a provider's chunk stream into its assistant message; fails on a stream with nothing in it. */
 export const collect = (
