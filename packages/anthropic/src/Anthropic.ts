@@ -1,0 +1,66 @@
+/**
+ * Streaming Anthropic Messages (`POST {baseUrl}/v1/messages`).
+ *
+ * @example
+ * const program = LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
+ *   Effect.provide(Anthropic.layer({ model: "claude-sonnet-4-5", apiKey: Redacted.make(key) })),
+ *   Effect.provide(NodeHttpClient.layerUndici)
+ * )
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { HttpStream, LanguageModel } from "@reins/core"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as AnthropicConfig from "./Config.js"
+import { MessagesEventDecoder } from "./Events.js"
+import * as AnthropicRequest from "./Request.js"
+
+export type { CacheBreakpoint, Effort, Options, Thinking } from "./Config.js"
+
+/** Builds the model service on the HttpClient in context. */
+export const make = (options: AnthropicConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => {
+    const provider = options.provider ?? "anthropic"
+    const apiKey = AnthropicConfig.redact(options.apiKey)
+    const url = `${(options.baseUrl ?? AnthropicConfig.defaultBaseUrl).replace(/\/+$/, "")}/v1/messages`
+    const base = HttpClientRequest.post(url).pipe(
+      HttpClientRequest.setHeaders({
+        accept: "text/event-stream",
+        "anthropic-version": AnthropicConfig.apiVersion,
+        ...options.headers
+      }),
+      // The key is unwrapped only here, into the header the API reads.
+      apiKey === undefined ? (request) => request : HttpClientRequest.setHeader("x-api-key", Redacted.value(apiKey))
+    )
+    const encode = {
+      model: options.model,
+      provider,
+      maxTokens: options.maxTokens ?? AnthropicConfig.defaultMaxTokens,
+      thinking: options.thinking,
+      cache: options.cache
+    }
+    return {
+      provider,
+      model: options.model,
+      stream: (request) =>
+        HttpStream.chunks(
+          client,
+          HttpClientRequest.bodyUnsafeJson(base, AnthropicRequest.body(request, encode)),
+          { provider },
+          (info) => new MessagesEventDecoder(provider, info)
+        )
+    }
+  })
+
+/** The model as a layer. */
+export const layer = (options: AnthropicConfig.Options): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+  Layer.effect(LanguageModel.LanguageModel, make(options))
+
+/** The model as a layer, with the key and base URL read from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
+export const layerConfig = (
+  options: AnthropicConfig.Options
+): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(AnthropicConfig.fromEnv(options), make))

@@ -1,0 +1,236 @@
+/**
+ * Anthropic Messages stream events decoded into chunks. A response is `message_start`, then content
+ * blocks (`content_block_start`, `content_block_delta`..., `content_block_stop`), then
+ * `message_delta` (stop reason, output usage) and the terminal `message_stop`; `ping` and `error`
+ * may come at any point.
+ */
+import type { Chunk, HttpStream, Sse, StopReason, Usage } from "@reins/core"
+import { HttpStream as Http, ProviderError } from "@reins/core"
+
+/** Maps an Anthropic `stop_reason` to the common stop reason. */
+export const stopReason = (raw: string): StopReason => {
+  switch (raw) {
+    case "end_turn":
+    case "stop_sequence":
+      return "stop"
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length"
+    case "tool_use":
+      return "tool-calls"
+    case "refusal":
+      return "refusal"
+    default:
+      // pause_turn (a server tool loop paused; send the turn back to continue) and anything newer
+      return "other"
+  }
+}
+
+/** Error types worth retrying: the service, not the request, was at fault. */
+const RETRYABLE_TYPES = new Set(["overloaded_error", "api_error", "rate_limit_error", "timeout_error"])
+
+/** An `error` event sent inside the stream, as a typed error. */
+export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError => {
+  const code = typeof error?.type === "string" ? error.type : undefined
+  return new ProviderError.ProviderStreamError({
+    provider,
+    message: typeof error?.message === "string" ? error.message : JSON.stringify(error),
+    code,
+    isRetryable: code !== undefined && RETRYABLE_TYPES.has(code),
+    raw: error
+  })
+}
+
+/** What a content block is, by its wire index. */
+type Block =
+  | { readonly kind: "text" | "thinking" | "redacted" | "skip" }
+  | { readonly kind: "tool"; readonly input: unknown; streamed: boolean }
+
+const count = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined)
+
+/**
+ * The decoder for one Messages response.
+ *
+ * A tool call whose input streams no JSON at all (a tool without parameters) gets the arguments
+ * `"{}"`, so its arguments always parse. A second `message_start` for another message while the first
+ * is still open (an intermediary that lost its upstream and spliced a retried response into the
+ * same body) fails the stream with a `ProtocolError`: merging the two would mix two responses'
+ * signed thinking into one message that the API then refuses to take back. A repeated
+ * `message_start` for the same message is ignored.
+ */
+export class MessagesEventDecoder implements HttpStream.EventDecoder {
+  private messageId: string | undefined
+  private started = false
+  private done = false
+  private rawStopReason: string | undefined
+  private readonly blocks = new Map<number, Block>()
+  /** The latest raw input counts; `message_delta` may repeat some of them, cumulatively. */
+  private inputTokens = 0
+  private cacheReadTokens = 0
+  private cacheWriteTokens = 0
+
+  constructor(
+    private readonly provider: string,
+    private readonly info: HttpStream.ResponseInfo
+  ) {}
+
+  readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+    if (this.done) return
+    const json = Http.parseJson(this.provider, event)
+    if (json === null || typeof json !== "object") return
+    const type = typeof json.type === "string" ? json.type : event.event
+    switch (type) {
+      case "content_block_delta":
+        return this.delta(json, out)
+      case "content_block_start":
+        return this.blockStart(json, out)
+      case "content_block_stop":
+        return this.blockStop(json, out)
+      case "message_start":
+        return this.messageStart(json, event, out)
+      case "message_delta":
+        return this.messageDelta(json, out)
+      case "message_stop":
+        this.done = true
+        out.push({ _tag: "Finish", reason: this.rawStopReason === undefined ? "other" : stopReason(this.rawStopReason), raw: this.rawStopReason })
+        return
+      case "error":
+        throw streamError(this.provider, json.error ?? json)
+      default:
+        // ping, and event types newer than this decoder
+        return
+    }
+  }
+
+  readonly end = (out: Array<Chunk.Chunk>): void => {
+    if (this.done) return
+    // A server that closes cleanly after its stop reason without `message_stop` has said all it had.
+    if (this.rawStopReason !== undefined) {
+      this.done = true
+      out.push({ _tag: "Finish", reason: stopReason(this.rawStopReason), raw: this.rawStopReason })
+      return
+    }
+    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
+    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+  }
+
+  private messageStart(json: any, event: Sse.SseEvent, out: Array<Chunk.Chunk>) {
+    const message = json.message ?? {}
+    const id: string | undefined = typeof message.id === "string" ? message.id : undefined
+    if (this.started) {
+      if (id === this.messageId) return
+      throw new ProviderError.ProtocolError({
+        provider: this.provider,
+        message: `a second message_start (${id ?? "no id"}) arrived while ${this.messageId ?? "the first message"} was still open`,
+        excerpt: ProviderError.excerpt(event.data, 256)
+      })
+    }
+    this.started = true
+    this.messageId = id
+    out.push({ _tag: "Start", responseId: id, model: message.model, requestId: this.info.requestId })
+    // Input usage is known now: reported at once, it survives an interruption later on. Output
+    // usage is not: a stopped stream's output is estimated from what arrived instead.
+    if (message.usage != null) out.push({ _tag: "Usage", usage: this.input(message.usage) })
+  }
+
+  private input(usage: any): Partial<Usage.Usage> {
+    this.inputTokens = count(usage.input_tokens) ?? this.inputTokens
+    this.cacheReadTokens = count(usage.cache_read_input_tokens) ?? this.cacheReadTokens
+    this.cacheWriteTokens = count(usage.cache_creation_input_tokens) ?? this.cacheWriteTokens
+    return {
+      inputTokens: this.inputTokens + this.cacheReadTokens + this.cacheWriteTokens,
+      cacheReadTokens: this.cacheReadTokens,
+      cacheWriteTokens: this.cacheWriteTokens
+    }
+  }
+
+  private messageDelta(json: any, out: Array<Chunk.Chunk>) {
+    const raw = json.delta?.stop_reason
+    if (typeof raw === "string") this.rawStopReason = raw
+    const usage = json.usage
+    if (usage == null) return
+    // message_delta counts are cumulative; with server tools the input grows past message_start's.
+    const hasInput = usage.input_tokens != null || usage.cache_read_input_tokens != null || usage.cache_creation_input_tokens != null
+    const output = count(usage.output_tokens)
+    const reasoning = count(usage.output_tokens_details?.thinking_tokens)
+    out.push({
+      _tag: "Usage",
+      usage: {
+        ...(hasInput ? this.input(usage) : {}),
+        ...(output !== undefined ? { outputTokens: output } : {}),
+        ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {})
+      }
+    })
+  }
+
+  private blockStart(json: any, out: Array<Chunk.Chunk>) {
+    const index: number = json.index
+    const block = json.content_block ?? {}
+    switch (block.type) {
+      case "text":
+        this.blocks.set(index, { kind: "text" })
+        if (typeof block.text === "string" && block.text !== "") out.push({ _tag: "TextDelta", text: block.text })
+        return
+      case "thinking":
+        this.blocks.set(index, { kind: "thinking" })
+        if (typeof block.thinking === "string" && block.thinking !== "") out.push({ _tag: "ReasoningDelta", text: block.thinking })
+        if (typeof block.signature === "string" && block.signature !== "") out.push({ _tag: "ReasoningSignature", signature: block.signature })
+        return
+      case "redacted_thinking":
+        this.blocks.set(index, { kind: "redacted" })
+        out.push({ _tag: "ReasoningSignature", signature: String(block.data ?? ""), redacted: true })
+        return
+      case "tool_use":
+        this.blocks.set(index, { kind: "tool", input: block.input, streamed: false })
+        out.push({ _tag: "ToolCallStart", index, id: String(block.id ?? `toolu_${index}`), name: String(block.name ?? "") })
+        return
+      default:
+        // server_tool_use, web_search_tool_result and other blocks the provider runs or shows itself
+        this.blocks.set(index, { kind: "skip" })
+    }
+  }
+
+  private delta(json: any, out: Array<Chunk.Chunk>) {
+    const block = this.blocks.get(json.index)
+    const delta = json.delta
+    if (block === undefined || delta == null) return
+    switch (delta.type) {
+      case "text_delta":
+        if (block.kind === "text" && typeof delta.text === "string" && delta.text !== "") out.push({ _tag: "TextDelta", text: delta.text })
+        return
+      case "thinking_delta":
+        if (block.kind === "thinking" && typeof delta.thinking === "string" && delta.thinking !== "") {
+          out.push({ _tag: "ReasoningDelta", text: delta.thinking })
+        }
+        return
+      case "signature_delta":
+        // The signature is the block's last delta: sent at once, it is kept even if the stream is
+        // stopped before content_block_stop.
+        if (block.kind === "thinking" && typeof delta.signature === "string" && delta.signature !== "") {
+          out.push({ _tag: "ReasoningSignature", signature: delta.signature })
+        }
+        return
+      case "input_json_delta":
+        if (block.kind === "tool" && typeof delta.partial_json === "string" && delta.partial_json !== "") {
+          block.streamed = true
+          out.push({ _tag: "ToolCallDelta", index: json.index, delta: delta.partial_json })
+        }
+        return
+      default:
+        // citations_delta and newer delta types
+        return
+    }
+  }
+
+  private blockStop(json: any, out: Array<Chunk.Chunk>) {
+    const index: number = json.index
+    const block = this.blocks.get(index)
+    if (block?.kind !== "tool") return
+    if (!block.streamed) {
+      const input = block.input
+      const whole = input !== null && typeof input === "object" && Object.keys(input).length > 0
+      out.push({ _tag: "ToolCallDelta", index, delta: whole ? JSON.stringify(input) : "{}" })
+    }
+    out.push({ _tag: "ToolCallEnd", index })
+  }
+}

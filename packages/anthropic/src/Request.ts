@@ -1,0 +1,223 @@
+/**
+ * A conversation encoded as an Anthropic Messages request body: the system prompt in `system`,
+ * alternating user and assistant turns of content blocks, tool results as `tool_result` blocks of a
+ * user turn, and the thinking, caching and tool options.
+ */
+import type { LanguageModel, Message, Part } from "@reins/core"
+import type { CacheBreakpoint, Effort, Thinking } from "./Config.js"
+
+/** What the encoder needs from the layer. */
+export interface Options {
+  readonly model: string
+  /** Only reasoning produced by this provider is replayed; its signatures mean nothing elsewhere. */
+  readonly provider: string
+  readonly maxTokens: number
+  readonly thinking?: Thinking | undefined
+  readonly cache?: CacheBreakpoint | ReadonlyArray<CacheBreakpoint> | undefined
+}
+
+/** One content block, as the wire takes it. */
+export type Block = Record<string, unknown>
+
+/** One turn of the `messages` array. */
+export interface Turn {
+  readonly role: "user" | "assistant"
+  readonly content: Array<Block>
+}
+
+/** The thinking budget a request's effort asks for when the model thinks with a fixed budget. */
+export const effortBudget: Record<LanguageModel.ReasoningEffort, number> = {
+  minimal: 1024,
+  low: 2048,
+  medium: 8192,
+  high: 16384
+}
+
+/** A request's effort in Anthropic's levels (which have no `minimal`). */
+export const effortLevel: Record<LanguageModel.ReasoningEffort, Effort> = {
+  minimal: "low",
+  low: "low",
+  medium: "medium",
+  high: "high"
+}
+
+const EPHEMERAL = { type: "ephemeral" } as const
+
+const DATA_URL = /^data:([^;,]*)((?:;[^;,]*)*),(.*)$/s
+
+const image = (part: Part.Image): Block | undefined => {
+  if (part.data !== undefined) {
+    return { type: "image", source: { type: "base64", media_type: part.mediaType ?? "image/png", data: part.data } }
+  }
+  if (part.url === undefined) return undefined
+  const data = DATA_URL.exec(part.url)
+  // The API takes inline images only as base64 sources, so a base64 `data:` URL is unpacked.
+  if (data !== null && data[2].split(";").includes("base64")) {
+    return { type: "image", source: { type: "base64", media_type: data[1] || part.mediaType || "image/png", data: data[3] } }
+  }
+  return { type: "image", source: { type: "url", url: part.url } }
+}
+
+/**
+ * A tool call's arguments as the object `tool_use.input` must be. Text that is not a JSON object (a
+ * call cut off mid-arguments, or one with no arguments at all) becomes `{}` so the turn stays valid.
+ */
+export const toolInput = (args: string): Record<string, unknown> => {
+  if (args.trim() === "") return {}
+  try {
+    const value = JSON.parse(args)
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : {}
+  } catch {
+    return {}
+  }
+}
+
+const assistantBlocks = (message: Message.Assistant, provider: string): Array<Block> => {
+  // Signatures are only valid where they were made; another provider's reasoning (or reasoning
+  // stopped before its signature) would be rejected, so it is left out.
+  const replayReasoning = message.provider === provider
+  const blocks: Array<Block> = []
+  for (const part of message.content) {
+    switch (part._tag) {
+      case "Text":
+        if (part.text !== "") blocks.push({ type: "text", text: part.text })
+        break
+      case "Reasoning":
+        if (!replayReasoning || part.signature === undefined || part.signature === "") break
+        blocks.push(
+          part.redacted === true
+            ? { type: "redacted_thinking", data: part.signature }
+            : { type: "thinking", thinking: part.text, signature: part.signature }
+        )
+        break
+      case "ToolCall":
+        blocks.push({ type: "tool_use", id: part.id, name: part.name, input: toolInput(part.arguments) })
+    }
+  }
+  return blocks
+}
+
+/**
+ * The `messages` array for a conversation. Consecutive turns of one role are merged (the API wants
+ * them alternating), so parallel tool results, and a user message after them, share one user turn.
+ * System messages are not turns: see `system`.
+ */
+export const messages = (history: ReadonlyArray<Message.Message>, provider: string): Array<Turn> => {
+  const turns: Array<Turn> = []
+  const push = (role: Turn["role"], content: ReadonlyArray<Block>) => {
+    if (content.length === 0) return
+    const last = turns[turns.length - 1]
+    if (last !== undefined && last.role === role) last.content.push(...content)
+    else turns.push({ role, content: [...content] })
+  }
+  for (const message of history) {
+    switch (message._tag) {
+      case "System":
+        break
+      case "User": {
+        const blocks: Array<Block> = []
+        for (const part of message.content) {
+          if (part._tag === "Text") {
+            if (part.text !== "") blocks.push({ type: "text", text: part.text })
+          } else {
+            const block = image(part)
+            if (block !== undefined) blocks.push(block)
+          }
+        }
+        push("user", blocks)
+        break
+      }
+      case "Assistant":
+        // An assistant message stopped before its first token (or holding only unsigned
+        // reasoning) has nothing to send: an empty assistant turn is rejected.
+        push("assistant", assistantBlocks(message, provider))
+        break
+      case "ToolResult":
+        push("user", [{ type: "tool_result", tool_use_id: message.toolCallId, content: message.content, is_error: message.isError }])
+    }
+  }
+  return turns
+}
+
+/** The `system` field: the request's system prompt, then any System messages of the history. */
+export const system = (
+  prompt: string | undefined,
+  history: ReadonlyArray<Message.Message>,
+  cache: boolean
+): string | Array<Block> | undefined => {
+  const texts: Array<string> = []
+  if (prompt !== undefined && prompt !== "") texts.push(prompt)
+  for (const message of history) if (message._tag === "System" && message.content !== "") texts.push(message.content)
+  if (texts.length === 0) return undefined
+  if (texts.length === 1 && !cache) return texts[0]
+  const blocks: Array<Block> = texts.map((text) => ({ type: "text", text }))
+  if (cache) blocks[blocks.length - 1].cache_control = EPHEMERAL
+  return blocks
+}
+
+/** Maps the common tool choice: `required` is Anthropic's `any`. */
+export const toolChoice = (choice: LanguageModel.ToolChoice): Block =>
+  typeof choice === "string"
+    ? { type: choice === "required" ? "any" : choice }
+    : { type: "tool", name: choice.tool }
+
+/**
+ * The `thinking` and `output_config` fields and the thinking budget. A request's effort picks the
+ * budget (fixed-budget thinking) or the effort level (adaptive thinking); with no `thinking` option
+ * an effort alone turns on fixed-budget thinking, which every thinking model accepts up to Claude 4.6.
+ */
+const thinkingFields = (
+  configured: Thinking | undefined,
+  effort: LanguageModel.ReasoningEffort | undefined
+): { thinking?: Block; outputConfig?: Block; budget?: number } => {
+  if (configured?.type === "adaptive") {
+    const level = effort !== undefined ? effortLevel[effort] : configured.effort
+    return { thinking: { type: "adaptive" }, ...(level !== undefined ? { outputConfig: { effort: level } } : {}) }
+  }
+  const budget = effort !== undefined ? effortBudget[effort] : configured?.budgetTokens
+  return budget === undefined ? {} : { thinking: { type: "enabled", budget_tokens: budget }, budget }
+}
+
+const breakpoints = (cache: Options["cache"]): ReadonlySet<CacheBreakpoint> =>
+  new Set(cache === undefined ? [] : typeof cache === "string" ? [cache] : cache)
+
+/** The whole streaming request body. `providerOptions[provider]` is merged in last. */
+export const body = (request: LanguageModel.Request, options: Options): Record<string, unknown> => {
+  const cache = breakpoints(options.cache)
+  const { budget, outputConfig, thinking } = thinkingFields(options.thinking, request.reasoning?.effort)
+  let maxTokens = request.maxOutputTokens ?? options.maxTokens
+  // Thinking counts against max_tokens, which must exceed the budget: the budget is added on top so
+  // that the answer keeps the room it was given.
+  if (budget !== undefined && budget >= maxTokens) maxTokens += budget
+  const turns = messages(request.messages, options.provider)
+  if (cache.has("last-user")) {
+    for (let i = turns.length - 1; i >= 0; i--) {
+      if (turns[i].role === "user") {
+        turns[i].content[turns[i].content.length - 1].cache_control = EPHEMERAL
+        break
+      }
+    }
+  }
+  const wire: Record<string, unknown> = {
+    model: request.model ?? options.model,
+    max_tokens: maxTokens,
+    stream: true
+  }
+  const systemField = system(request.system, request.messages, cache.has("system"))
+  if (systemField !== undefined) wire.system = systemField
+  wire.messages = turns
+  if (request.tools !== undefined && request.tools.length > 0) {
+    const tools: Array<Block> = request.tools.map((tool) => ({
+      name: tool.name,
+      ...(tool.description !== undefined ? { description: tool.description } : {}),
+      input_schema: tool.parameters
+    }))
+    if (cache.has("tools")) tools[tools.length - 1].cache_control = EPHEMERAL
+    wire.tools = tools
+  }
+  if (request.toolChoice !== undefined) wire.tool_choice = toolChoice(request.toolChoice)
+  if (request.temperature !== undefined) wire.temperature = request.temperature
+  if (thinking !== undefined) wire.thinking = thinking
+  if (outputConfig !== undefined) wire.output_config = outputConfig
+  return { ...wire, ...request.providerOptions?.[options.provider] }
+}

@@ -1,0 +1,381 @@
+/**
+ * Gemini `streamGenerateContent?alt=sse` events decoded into chunks. Every event is a whole
+ * `GenerateContentResponse` (or an `{ error }` object): the new parts of candidate 0, perhaps its
+ * `finishReason`, the usage so far and, for a refused prompt, `promptFeedback`. There is no terminal
+ * event: the body ending after a finish reason (or a prompt block) is the normal end.
+ *
+ * Streamed function-call arguments (`partialArgs`) address values by JSON path rather than sending
+ * JSON text, so a call's arguments are assembled into an object as its fragments arrive and sent as
+ * one `ToolCallDelta` (valid JSON) when the call's last fragment (`willContinue` absent) arrives; its
+ * `ToolCallStart` is sent with the first fragment, so the call shows at once.
+ */
+import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
+import { HttpStream as Http, ProviderError } from "@reins/core"
+
+/** Maps a Gemini `finishReason` to the common stop reason (`STOP` after function calls is fixed by the decoder). */
+export const stopReason = (raw: string): StopReason => {
+  switch (raw) {
+    case "STOP":
+      return "stop"
+    case "MAX_TOKENS":
+      return "length"
+    case "SAFETY":
+    case "RECITATION":
+    case "BLOCKLIST":
+    case "PROHIBITED_CONTENT":
+    case "SPII":
+    case "IMAGE_SAFETY":
+    case "IMAGE_PROHIBITED_CONTENT":
+    case "IMAGE_RECITATION":
+      return "content-filter"
+    default:
+      return "other"
+  }
+}
+
+const RETRYABLE_STATUS = new Set(["UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"])
+const RETRYABLE_CODES = new Set([408, 429, 500, 502, 503, 504])
+
+/** An `{ error: { code, message, status } }` object sent inside the stream, as a typed error. */
+export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError => {
+  const status = typeof error?.status === "string" ? error.status : undefined
+  const code = status ?? (typeof error?.code === "number" || typeof error?.code === "string" ? String(error.code) : undefined)
+  return new ProviderError.ProviderStreamError({
+    provider,
+    message: typeof error?.message === "string" ? error.message : JSON.stringify(error),
+    code,
+    isRetryable: (status !== undefined && RETRYABLE_STATUS.has(status)) || RETRYABLE_CODES.has(Number(error?.code)),
+    raw: error
+  })
+}
+
+/** One step of a JSON path: an object member or an array index. */
+export type PathSegment = string | number
+
+const ESCAPES: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" }
+
+/**
+ * The steps of a JSON path (RFC 9535, the normalized forms Gemini sends: `$.a.b`, `$['a']`,
+ * `$.a[0]`), or `undefined` when it is not one.
+ */
+export const parseJsonPath = (path: string): Array<PathSegment> | undefined => {
+  if (path.charCodeAt(0) !== 36 /* $ */) return undefined
+  const out: Array<PathSegment> = []
+  let i = 1
+  while (i < path.length) {
+    const c = path[i]
+    if (c === ".") {
+      let j = i + 1
+      while (j < path.length && path[j] !== "." && path[j] !== "[") j++
+      if (j === i + 1) return undefined
+      out.push(path.slice(i + 1, j))
+      i = j
+    } else if (c === "[") {
+      const quote = path[i + 1]
+      if (quote === "'" || quote === "\"") {
+        let j = i + 2
+        let name = ""
+        while (j < path.length && path[j] !== quote) {
+          if (path[j] === "\\" && j + 1 < path.length) {
+            const e = path[j + 1]
+            if (e === "u" && /^[0-9a-fA-F]{4}$/.test(path.slice(j + 2, j + 6))) {
+              name += String.fromCharCode(parseInt(path.slice(j + 2, j + 6), 16))
+              j += 6
+              continue
+            }
+            name += ESCAPES[e] ?? e
+            j += 2
+            continue
+          }
+          name += path[j]
+          j++
+        }
+        if (j >= path.length || path[j + 1] !== "]") return undefined
+        out.push(name)
+        i = j + 2
+      } else {
+        const close = path.indexOf("]", i)
+        const index = close < 0 ? "" : path.slice(i + 1, close)
+        if (!/^\d+$/.test(index)) return undefined
+        out.push(Number(index))
+        i = close + 1
+      }
+    } else {
+      return undefined
+    }
+  }
+  return out
+}
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Sets an own property, even one named `__proto__`. */
+const put = (target: any, key: PathSegment, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
+}
+
+/**
+ * A function call's arguments assembled from `partialArgs`: each fragment sets the value at its
+ * JSON path, and string fragments of a path marked `willContinue` are appended to one another.
+ */
+export class PartialArguments {
+  private readonly root: Record<string, unknown> = {}
+  /** The paths whose string value is still being streamed. */
+  private readonly continuing = new Set<string>()
+
+  constructor(args?: Record<string, unknown>) {
+    if (args !== undefined) this.merge(args)
+  }
+
+  /** Adds whole arguments (a fragment's `args`). */
+  merge(args: Record<string, unknown>): void {
+    for (const key in args) put(this.root, key, args[key])
+  }
+
+  /** Adds one `PartialArg`; false when its path is not one this object can hold. */
+  add(arg: any): boolean {
+    const jsonPath = arg?.jsonPath
+    const path = typeof jsonPath === "string" ? parseJsonPath(jsonPath) : undefined
+    if (path === undefined || path.length === 0 || typeof path[0] !== "string") return false
+    let value: unknown
+    if (typeof arg.stringValue === "string") {
+      value = arg.stringValue
+      if (this.continuing.has(jsonPath)) {
+        const current = this.get(path)
+        value = (typeof current === "string" ? current : "") + value
+      }
+    } else if (typeof arg.numberValue === "number") value = arg.numberValue
+    else if (typeof arg.boolValue === "boolean") value = arg.boolValue
+    else if ("nullValue" in arg) value = null
+    if (value !== undefined) this.set(path, value)
+    if (arg.willContinue === true) this.continuing.add(jsonPath)
+    else this.continuing.delete(jsonPath)
+    return true
+  }
+
+  /** The arguments as JSON text. */
+  json(): string {
+    return JSON.stringify(this.root)
+  }
+
+  private get(path: ReadonlyArray<PathSegment>): unknown {
+    let node: any = this.root
+    for (let i = 0; i < path.length; i++) {
+      if (typeof node !== "object" || node === null || !Object.hasOwn(node, path[i])) return undefined
+      node = node[path[i]]
+    }
+    return node
+  }
+
+  private set(path: ReadonlyArray<PathSegment>, value: unknown): void {
+    let node: any = this.root
+    for (let i = 0; i < path.length - 1; i++) {
+      const index = typeof path[i + 1] === "number"
+      let child = Object.hasOwn(node, path[i]) ? node[path[i]] : undefined
+      if (typeof child !== "object" || child === null || Array.isArray(child) !== index) {
+        child = index ? [] : {}
+        put(node, path[i], child)
+      }
+      node = child
+    }
+    put(node, path[path.length - 1], value)
+  }
+}
+
+/** A function call whose fragments are still arriving. */
+interface OpenCall {
+  readonly index: number
+  readonly args: PartialArguments
+  /** A signature that came on a later fragment than the first, sent on `ToolCallEnd`. */
+  signature: string | undefined
+}
+
+const count = (u: unknown): number | undefined => (typeof u === "number" && Number.isFinite(u) ? u : undefined)
+
+/** The decoder for one Gemini streamed response. */
+export class GoogleEventDecoder implements HttpStream.EventDecoder {
+  private started = false
+  private finishReason: string | undefined
+  private blockReason: string | undefined
+  private toolCalls = 0
+  private open: OpenCall | undefined
+  /** What the last content was, so that a part holding only a signature lands on the right thing. */
+  private last: "text" | "reasoning" | "signed" | "tool" | undefined
+  private usageKey = ""
+
+  constructor(
+    private readonly provider: string,
+    private readonly info: HttpStream.ResponseInfo
+  ) {}
+
+  readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+    const json = Http.parseJson(this.provider, event)
+    if (!isObject(json)) return
+    if (json.error !== undefined) throw streamError(this.provider, json.error)
+    if (!this.started) {
+      this.started = true
+      out.push({
+        _tag: "Start",
+        responseId: typeof json.responseId === "string" ? json.responseId : undefined,
+        model: typeof json.modelVersion === "string" ? json.modelVersion : undefined,
+        requestId: this.info.requestId
+      })
+    }
+    const candidates = json.candidates
+    // Only candidate 0: requests never ask for more than one.
+    const candidate: any = Array.isArray(candidates) ? candidates[0] : undefined
+    if (isObject(candidate)) {
+      const parts = (candidate.content as any)?.parts
+      if (Array.isArray(parts)) {
+        for (let i = 0; i < parts.length; i++) this.part(parts[i], out)
+      }
+      if (typeof candidate.finishReason === "string") {
+        this.finishReason = candidate.finishReason
+        this.closeCall(out)
+      }
+    }
+    const blockReason = (json.promptFeedback as any)?.blockReason
+    if (typeof blockReason === "string") this.blockReason = blockReason
+    if (isObject(json.usageMetadata)) this.usage(json.usageMetadata, out)
+  }
+
+  readonly end = (out: Array<Chunk.Chunk>): void => {
+    if (this.finishReason !== undefined) {
+      this.closeCall(out)
+      const raw = this.finishReason
+      const reason = stopReason(raw)
+      // Gemini says STOP after function calls; the caller must still run them.
+      out.push({ _tag: "Finish", reason: reason === "stop" && this.toolCalls > 0 ? "tool-calls" : reason, raw })
+      return
+    }
+    // A blocked prompt gets no candidate at all: a complete answer that says why, not a failure.
+    if (this.blockReason !== undefined) {
+      out.push({ _tag: "Finish", reason: "content-filter", raw: this.blockReason })
+      return
+    }
+    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
+    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+  }
+
+  private part(part: any, out: Array<Chunk.Chunk>): void {
+    if (!isObject(part)) return
+    const signature = typeof part.thoughtSignature === "string" && part.thoughtSignature !== "" ? part.thoughtSignature : undefined
+    if (isObject(part.functionCall)) return this.functionCall(part.functionCall, signature, out)
+    // Gemini closes a streamed call with a fragment of its own; any other part means it is over anyway.
+    this.closeCall(out)
+    const text = part.text
+    if (part.thought === true) {
+      if (typeof text === "string" && text !== "") {
+        out.push({ _tag: "ReasoningDelta", text })
+        this.last = "reasoning"
+      }
+      if (signature !== undefined) {
+        out.push({ _tag: "ReasoningSignature", signature })
+        this.last = "signed"
+      }
+      return
+    }
+    if (typeof text === "string") {
+      if (text === "" && signature === undefined) return
+      out.push(signature !== undefined ? { _tag: "TextDelta", text, metadata: { thoughtSignature: signature } } : { _tag: "TextDelta", text })
+      this.last = "text"
+      return
+    }
+    if (signature !== undefined) {
+      // A part that holds only a signature: it closes the thought before it, else it signs the text.
+      if (this.last === "reasoning") {
+        out.push({ _tag: "ReasoningSignature", signature })
+        this.last = "signed"
+      } else {
+        out.push({ _tag: "TextDelta", text: "", metadata: { thoughtSignature: signature } })
+        this.last = "text"
+      }
+    }
+    // Other parts (inline data, executable code, ...) hold nothing the chunk vocabulary carries.
+  }
+
+  private functionCall(call: Record<string, unknown>, signature: string | undefined, out: Array<Chunk.Chunk>): void {
+    const open = this.open
+    if (open !== undefined) {
+      // A later fragment of the streamed call: `name` is only on the first one.
+      if (isObject(call.args)) open.args.merge(call.args)
+      if (Array.isArray(call.partialArgs)) this.partialArgs(open.args, call.partialArgs)
+      if (signature !== undefined) open.signature ??= signature
+      if (call.willContinue !== true) this.closeCall(out)
+      return
+    }
+    const name = typeof call.name === "string" ? call.name : ""
+    // A fragment that belongs to no call has nothing to attach to.
+    if (name === "") return
+    const index = this.toolCalls++
+    const wireId = typeof call.id === "string" && call.id !== "" ? call.id : undefined
+    const metadata: Record<string, unknown> | undefined = signature === undefined && wireId === undefined ? undefined : {
+      ...(signature !== undefined ? { thoughtSignature: signature } : {}),
+      // Marks an id that Gemini gave, so that it is sent back (an id of our own would be rejected).
+      ...(wireId !== undefined ? { functionCallId: wireId } : {})
+    }
+    out.push(
+      metadata === undefined
+        ? { _tag: "ToolCallStart", index, id: wireId ?? `call_${index}`, name }
+        : { _tag: "ToolCallStart", index, id: wireId ?? `call_${index}`, name, metadata }
+    )
+    this.last = "tool"
+    if (call.willContinue !== true && !Array.isArray(call.partialArgs)) {
+      out.push({ _tag: "ToolCallDelta", index, delta: JSON.stringify(isObject(call.args) ? call.args : {}) })
+      out.push({ _tag: "ToolCallEnd", index })
+      return
+    }
+    const args = new PartialArguments(isObject(call.args) ? call.args : undefined)
+    if (Array.isArray(call.partialArgs)) this.partialArgs(args, call.partialArgs)
+    this.open = { index, args, signature: undefined }
+    if (call.willContinue !== true) this.closeCall(out)
+  }
+
+  private partialArgs(args: PartialArguments, partial: ReadonlyArray<unknown>): void {
+    for (let i = 0; i < partial.length; i++) {
+      if (!args.add(partial[i])) {
+        throw new ProviderError.ProtocolError({
+          provider: this.provider,
+          message: "a function call argument with an unusable JSON path",
+          excerpt: ProviderError.excerpt(JSON.stringify(partial[i]) ?? "", 256)
+        })
+      }
+    }
+  }
+
+  private closeCall(out: Array<Chunk.Chunk>): void {
+    const open = this.open
+    if (open === undefined) return
+    this.open = undefined
+    out.push({ _tag: "ToolCallDelta", index: open.index, delta: open.args.json() })
+    out.push(
+      open.signature === undefined
+        ? { _tag: "ToolCallEnd", index: open.index }
+        : { _tag: "ToolCallEnd", index: open.index, metadata: { thoughtSignature: open.signature } }
+    )
+  }
+
+  /**
+   * Usage is cumulative in every event, so each report replaces the last; it is sent only when it
+   * changed. `promptTokenCount` already includes `cachedContentTokenCount`, and
+   * `candidatesTokenCount` excludes `thoughtsTokenCount`, which output tokens include.
+   */
+  private usage(meta: Record<string, unknown>, out: Array<Chunk.Chunk>): void {
+    const prompt = count(meta.promptTokenCount)
+    const toolPrompt = count(meta.toolUsePromptTokenCount)
+    const candidates = count(meta.candidatesTokenCount)
+    const thoughts = count(meta.thoughtsTokenCount)
+    const cached = count(meta.cachedContentTokenCount)
+    const key = `${prompt},${toolPrompt},${candidates},${thoughts},${cached}`
+    if (key === this.usageKey) return
+    this.usageKey = key
+    const usage: { -readonly [K in keyof Chunk.UsageChunk["usage"]]: Chunk.UsageChunk["usage"][K] } = {}
+    // Tool-use prompt tokens (search results read by the model) are billed as input, like the prompt.
+    if (prompt !== undefined || toolPrompt !== undefined) usage.inputTokens = (prompt ?? 0) + (toolPrompt ?? 0)
+    if (candidates !== undefined || thoughts !== undefined) usage.outputTokens = (candidates ?? 0) + (thoughts ?? 0)
+    if (thoughts !== undefined) usage.reasoningTokens = thoughts
+    if (cached !== undefined) usage.cacheReadTokens = cached
+    if (Object.keys(usage).length > 0) out.push({ _tag: "Usage", usage })
+  }
+}

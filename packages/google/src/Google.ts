@@ -1,0 +1,65 @@
+/**
+ * Google Gemini over `streamGenerateContent?alt=sse`.
+ *
+ * @example
+ * const program = LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
+ *   Effect.provide(Google.layer({ model: "gemini-2.5-flash", apiKey: Redacted.make(key) })),
+ *   Effect.provide(NodeHttpClient.layerUndici)
+ * )
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { HttpStream, LanguageModel } from "@reins/core"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as GoogleConfig from "./Config.js"
+import { GoogleEventDecoder } from "./Events.js"
+import * as GoogleRequest from "./Request.js"
+
+export type { Options } from "./Config.js"
+
+/** Builds the model service on the HttpClient in context. */
+export const make = (options: GoogleConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (httpClient) => {
+    const provider = options.provider ?? "google"
+    const apiKey = GoogleConfig.redact(options.apiKey)
+    const baseUrl = options.baseUrl ?? GoogleConfig.defaultBaseUrl
+    // The platform redacts `authorization` and `x-api-key` in spans, but not Google's header.
+    const client = HttpClient.transform(httpClient, (effect) =>
+      Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, GoogleConfig.apiKeyHeader]))
+    const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers }
+    return {
+      provider,
+      model: options.model,
+      stream: (request) => {
+        const model = request.model ?? options.model
+        const http = HttpClientRequest.post(GoogleRequest.url(baseUrl, model)).pipe(
+          HttpClientRequest.setHeaders(headers),
+          apiKey === undefined ? (r) => r : HttpClientRequest.setHeader(GoogleConfig.apiKeyHeader, Redacted.value(apiKey)),
+          HttpClientRequest.bodyUnsafeJson(GoogleRequest.body(request, { model: options.model, provider }))
+        )
+        return HttpStream.chunks(
+          client,
+          http,
+          HttpStream.callOptions(provider, options, request),
+          (info) => new GoogleEventDecoder(provider, info)
+        )
+      }
+    }
+  })
+
+/** The model as a layer. */
+export const layer = (options: GoogleConfig.Options): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+  Layer.effect(LanguageModel.LanguageModel, make(options))
+
+/**
+ * The model as a layer, with the key read from `GEMINI_API_KEY` (else `GOOGLE_API_KEY`) and the
+ * base URL from `GEMINI_BASE_URL`.
+ */
+export const layerConfig = (
+  options: GoogleConfig.Options
+): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(GoogleConfig.fromEnv(options), make))

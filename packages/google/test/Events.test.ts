@@ -1,0 +1,265 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Accumulator, type Chunk } from "@reins/core"
+import { GoogleEventDecoder, parseJsonPath, PartialArguments, stopReason } from "../src/Events.js"
+
+const info = { status: 200, headers: {} as any, requestId: "req_1" }
+const message = (data: unknown) => ({ event: "message", data: typeof data === "string" ? data : JSON.stringify(data), id: undefined, retry: undefined })
+
+/** A `GenerateContentResponse` with `parts` in candidate 0. */
+const response = (parts: ReadonlyArray<unknown>, extra: { finishReason?: string; usageMetadata?: unknown } = {}) => ({
+  candidates: [{ content: { role: "model", parts }, ...(extra.finishReason !== undefined ? { finishReason: extra.finishReason } : {}), index: 0 }],
+  ...(extra.usageMetadata !== undefined ? { usageMetadata: extra.usageMetadata } : {}),
+  modelVersion: "gemini-3-pro-preview",
+  responseId: "resp_1"
+})
+
+const decode = (events: ReadonlyArray<unknown>, end = true) => {
+  const decoder = new GoogleEventDecoder("google", info)
+  const out: Array<Chunk.Chunk> = []
+  for (const event of events) decoder.event(message(event), out)
+  if (end) decoder.end(out)
+  return out
+}
+
+const fold = (chunks: ReadonlyArray<Chunk.Chunk>) => {
+  const acc = new Accumulator({ provider: "google", model: "m" })
+  acc.addAll(chunks)
+  return acc
+}
+
+describe("GoogleEventDecoder", () => {
+  it("streams text parts, and keeps a signature sent on a last empty text part on that text", () => {
+    const out = decode([
+      response([{ text: "There are " }]),
+      response([{ text: "3." }]),
+      response([{ text: "", thoughtSignature: "sig_text" }], { finishReason: "STOP" })
+    ])
+    expect(out).toEqual([
+      { _tag: "Start", responseId: "resp_1", model: "gemini-3-pro-preview", requestId: "req_1" },
+      { _tag: "TextDelta", text: "There are " },
+      { _tag: "TextDelta", text: "3." },
+      { _tag: "TextDelta", text: "", metadata: { thoughtSignature: "sig_text" } },
+      { _tag: "Finish", reason: "stop", raw: "STOP" }
+    ])
+    expect(fold(out).message().content).toEqual([{ _tag: "Text", text: "There are 3.", metadata: { thoughtSignature: "sig_text" } }])
+  })
+
+  it("reads thought parts as reasoning, a signed thought part closing its reasoning, and a bare signature part", () => {
+    const out = decode([
+      response([{ text: "Plan A. ", thought: true }]),
+      response([{ text: "Plan B.", thought: true, thoughtSignature: "sig_1" }]),
+      response([{ text: "Then more.", thought: true }]),
+      response([{ thoughtSignature: "sig_2" }]),
+      response([{ text: "Answer" }], { finishReason: "STOP" })
+    ])
+    expect(out.slice(1, 6)).toEqual([
+      { _tag: "ReasoningDelta", text: "Plan A. " },
+      { _tag: "ReasoningDelta", text: "Plan B." },
+      { _tag: "ReasoningSignature", signature: "sig_1" },
+      { _tag: "ReasoningDelta", text: "Then more." },
+      { _tag: "ReasoningSignature", signature: "sig_2" }
+    ])
+    expect(fold(out).message().content).toEqual([
+      { _tag: "Reasoning", text: "Plan A. Plan B.", signature: "sig_1" },
+      { _tag: "Reasoning", text: "Then more.", signature: "sig_2" },
+      { _tag: "Text", text: "Answer" }
+    ])
+  })
+
+  it("turns whole function calls into start, one delta and end; STOP after calls is tool-calls", () => {
+    const out = decode([
+      response([
+        { functionCall: { name: "weather", args: { city: "Paris" } }, thoughtSignature: "sig_call" },
+        { functionCall: { name: "weather", args: { city: "Oslo" } } }
+      ]),
+      response([{ functionCall: { name: "clock" } }]),
+      response([{ functionCall: { id: "fc_9", name: "clock", args: {} } }]),
+      response([{ text: "" }], { finishReason: "STOP" })
+    ])
+    expect(out.slice(1)).toEqual([
+      { _tag: "ToolCallStart", index: 0, id: "call_0", name: "weather", metadata: { thoughtSignature: "sig_call" } },
+      { _tag: "ToolCallDelta", index: 0, delta: "{\"city\":\"Paris\"}" },
+      { _tag: "ToolCallEnd", index: 0 },
+      { _tag: "ToolCallStart", index: 1, id: "call_1", name: "weather" },
+      { _tag: "ToolCallDelta", index: 1, delta: "{\"city\":\"Oslo\"}" },
+      { _tag: "ToolCallEnd", index: 1 },
+      { _tag: "ToolCallStart", index: 2, id: "call_2", name: "clock" },
+      { _tag: "ToolCallDelta", index: 2, delta: "{}" },
+      { _tag: "ToolCallEnd", index: 2 },
+      { _tag: "ToolCallStart", index: 3, id: "fc_9", name: "clock", metadata: { functionCallId: "fc_9" } },
+      { _tag: "ToolCallDelta", index: 3, delta: "{}" },
+      { _tag: "ToolCallEnd", index: 3 },
+      { _tag: "Finish", reason: "tool-calls", raw: "STOP" }
+    ])
+  })
+
+  it("assembles streamed arguments (partialArgs, willContinue) into one valid JSON delta", () => {
+    const fragment = (functionCall: unknown, thoughtSignature?: string) =>
+      response([{ functionCall, ...(thoughtSignature !== undefined ? { thoughtSignature } : {}) }])
+    const out = decode([
+      fragment({ name: "book", willContinue: true }, "sig_first"),
+      fragment({ partialArgs: [{ jsonPath: "$.city", stringValue: "San ", willContinue: true }], willContinue: true }),
+      fragment({ partialArgs: [{ jsonPath: "$.city", stringValue: "Francisco", willContinue: true }], willContinue: true }),
+      fragment({ partialArgs: [{ jsonPath: "$.city", stringValue: "" }], willContinue: true }),
+      fragment({
+        partialArgs: [
+          { jsonPath: "$.guests", numberValue: 2 },
+          { jsonPath: "$.options.late", boolValue: true },
+          { jsonPath: "$.options.note", nullValue: "NULL_VALUE" },
+          { jsonPath: "$.rooms[1].beds", numberValue: 2 },
+          { jsonPath: "$['odd key']", stringValue: "x" }
+        ],
+        willContinue: true
+      }),
+      fragment({}),
+      fragment({ name: "book", willContinue: true }),
+      fragment({ partialArgs: [{ jsonPath: "$.city", stringValue: "Oslo" }], willContinue: true }, "sig_late"),
+      fragment({}),
+      response([{ text: "" }], { finishReason: "STOP" })
+    ])
+    const calls = out.filter((c) => c._tag.startsWith("ToolCall"))
+    expect(calls).toEqual([
+      { _tag: "ToolCallStart", index: 0, id: "call_0", name: "book", metadata: { thoughtSignature: "sig_first" } },
+      { _tag: "ToolCallDelta", index: 0, delta: expect.any(String) },
+      { _tag: "ToolCallEnd", index: 0 },
+      { _tag: "ToolCallStart", index: 1, id: "call_1", name: "book" },
+      { _tag: "ToolCallDelta", index: 1, delta: "{\"city\":\"Oslo\"}" },
+      { _tag: "ToolCallEnd", index: 1, metadata: { thoughtSignature: "sig_late" } }
+    ])
+    expect(JSON.parse((calls[1] as Chunk.ToolCallDelta).delta)).toEqual({
+      city: "San Francisco",
+      guests: 2,
+      options: { late: true, note: null },
+      rooms: [null, { beds: 2 }],
+      "odd key": "x"
+    })
+    expect(out.at(-1)).toEqual({ _tag: "Finish", reason: "tool-calls", raw: "STOP" })
+  })
+
+  it("ends a streamed call still open when the finish reason arrives", () => {
+    const out = decode([
+      response([{ functionCall: { name: "f", willContinue: true } }]),
+      response([{ functionCall: { partialArgs: [{ jsonPath: "$.a", numberValue: 1 }], willContinue: true } }], { finishReason: "MAX_TOKENS" })
+    ])
+    expect(out.slice(2)).toEqual([
+      { _tag: "ToolCallDelta", index: 0, delta: "{\"a\":1}" },
+      { _tag: "ToolCallEnd", index: 0 },
+      { _tag: "Finish", reason: "length", raw: "MAX_TOKENS" }
+    ])
+  })
+
+  it("reads cumulative usage, sending it only when it changed; output includes thoughts, input includes cache", () => {
+    const usage = (candidates: number) => ({
+      promptTokenCount: 100,
+      cachedContentTokenCount: 60,
+      candidatesTokenCount: candidates,
+      thoughtsTokenCount: 40,
+      totalTokenCount: 140 + candidates
+    })
+    const out = decode([
+      response([{ text: "a" }], { usageMetadata: { trafficType: "ON_DEMAND" } }),
+      response([{ text: "b" }], { usageMetadata: usage(1) }),
+      response([{ text: "c" }], { usageMetadata: usage(1) }),
+      response([{ text: "" }], { finishReason: "STOP", usageMetadata: usage(3) })
+    ])
+    expect(out.filter((c) => c._tag === "Usage")).toEqual([
+      { _tag: "Usage", usage: { inputTokens: 100, outputTokens: 41, reasoningTokens: 40, cacheReadTokens: 60 } },
+      { _tag: "Usage", usage: { inputTokens: 100, outputTokens: 43, reasoningTokens: 40, cacheReadTokens: 60 } }
+    ])
+    expect(fold(out).message().usage).toEqual({ inputTokens: 100, outputTokens: 43, cacheReadTokens: 60, cacheWriteTokens: 0, reasoningTokens: 40 })
+  })
+
+  it.each([
+    ["STOP", "stop"],
+    ["MAX_TOKENS", "length"],
+    ["SAFETY", "content-filter"],
+    ["RECITATION", "content-filter"],
+    ["BLOCKLIST", "content-filter"],
+    ["PROHIBITED_CONTENT", "content-filter"],
+    ["SPII", "content-filter"],
+    ["MALFORMED_FUNCTION_CALL", "other"],
+    ["LANGUAGE", "other"],
+    ["OTHER", "other"]
+  ])("maps finishReason %s to %s and keeps the raw value", (raw, reason) => {
+    expect(stopReason(raw)).toBe(reason)
+    expect(decode([response([{ text: "x" }], { finishReason: raw })]).at(-1)).toEqual({ _tag: "Finish", reason, raw })
+  })
+
+  it("finishes a blocked prompt (promptFeedback.blockReason, no candidates) as content-filter", () => {
+    const out = decode([
+      { promptFeedback: { blockReason: "PROHIBITED_CONTENT" }, usageMetadata: { promptTokenCount: 7, totalTokenCount: 7 }, modelVersion: "m", responseId: "r" }
+    ])
+    expect(out).toEqual([
+      { _tag: "Start", responseId: "r", model: "m", requestId: "req_1" },
+      { _tag: "Usage", usage: { inputTokens: 7 } },
+      { _tag: "Finish", reason: "content-filter", raw: "PROHIBITED_CONTENT" }
+    ])
+  })
+
+  it("turns an error object inside the stream into a ProviderStreamError", () => {
+    expect(() => decode([response([{ text: "x" }]), { error: { code: 503, message: "The model is overloaded.", status: "UNAVAILABLE" } }]))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "UNAVAILABLE", isRetryable: true, message: "The model is overloaded." }))
+    expect(() => decode([{ error: { code: 400, message: "Bad", status: "INVALID_ARGUMENT" } }]))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "INVALID_ARGUMENT", isRetryable: false }))
+    expect(() => decode([{ error: { code: 500, message: "Internal" } }]))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "500", isRetryable: true }))
+  })
+
+  it("fails a stream cut off before a finish reason, and an empty one", () => {
+    expect(() => decode([response([{ text: "x" }])])).toThrow(
+      expect.objectContaining({ _tag: "ConnectionError", message: "the stream ended before the response finished" })
+    )
+    expect(() => decode([])).toThrow(expect.objectContaining({ _tag: "EmptyResponse" }))
+  })
+
+  it("leaves a streamed call cut off mid-arguments unended, so an interrupted message drops it", () => {
+    const decoder = new GoogleEventDecoder("google", info)
+    const out: Array<Chunk.Chunk> = []
+    decoder.event(message(response([{ text: "Calling." }])), out)
+    decoder.event(message(response([{ functionCall: { name: "f", willContinue: true } }])), out)
+    decoder.event(message(response([{ functionCall: { partialArgs: [{ jsonPath: "$.a", stringValue: "x", willContinue: true }], willContinue: true } }])), out)
+    expect(() => decoder.end(out)).toThrow(expect.objectContaining({ _tag: "ConnectionError" }))
+    expect(fold(out).interrupted().content).toEqual([{ _tag: "Text", text: "Calling." }])
+  })
+
+  it("fails malformed JSON and unusable JSON paths with an excerpt; ignores unknown parts and fields", () => {
+    expect(() => decode(["{\"candidates\": [oops"], false)).toThrow(expect.objectContaining({ _tag: "ProtocolError", excerpt: "{\"candidates\": [oops" }))
+    expect(() =>
+      decode([
+        response([{ functionCall: { name: "f", willContinue: true } }]),
+        response([{ functionCall: { partialArgs: [{ jsonPath: "city", stringValue: "x" }], willContinue: true } }])
+      ], false)
+    ).toThrow(expect.objectContaining({ _tag: "ProtocolError", excerpt: "{\"jsonPath\":\"city\",\"stringValue\":\"x\"}" }))
+    const out = decode([
+      { ...response([{ inlineData: { mimeType: "image/png", data: "AA==" } }, { executableCode: { code: "1" } }, { text: "ok" }]), createTime: "t", extra: 1 },
+      "[]",
+      response([{ text: "" }], { finishReason: "STOP" })
+    ])
+    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([{ _tag: "TextDelta", text: "ok" }])
+  })
+})
+
+describe("parseJsonPath", () => {
+  it.each([
+    ["$", []],
+    ["$.a", ["a"]],
+    ["$.a.b", ["a", "b"]],
+    ["$.a[0].b", ["a", 0, "b"]],
+    ["$['a b']", ["a b"]],
+    ["$[\"q\\\"x\"]", ["q\"x"]],
+    ["$['\\u0041\\n']", ["A\n"]]
+  ])("%s", (path, segments) => {
+    expect(parseJsonPath(path)).toEqual(segments)
+  })
+
+  it.each(["a", "$.", "$[x]", "$['open", "$.a[", "$..a"])("rejects %s", (path) => {
+    expect(parseJsonPath(path)).toBeUndefined()
+  })
+
+  it("never writes through __proto__", () => {
+    const args = new PartialArguments()
+    expect(args.add({ jsonPath: "$.__proto__.polluted", boolValue: true })).toBe(true)
+    expect(({} as any).polluted).toBeUndefined()
+    expect(JSON.parse(args.json())).toEqual(JSON.parse("{\"__proto__\":{\"polluted\":true}}"))
+  })
+})
