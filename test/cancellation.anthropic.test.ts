@@ -16,12 +16,12 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { connectionClosed } from "./support.js"
+import { connectionClosed, noRetry } from "./support.js"
 
 const request = { messages: [Message.user("Think hard")] }
 
 const model = (server: ProviderServer.ProviderServer) =>
-  Anthropic.layer({ model: "claude-test", apiKey: Redacted.make("sk-ant-secret"), baseUrl: server.url }).pipe(
+  Anthropic.layer({ model: "claude-test", apiKey: Redacted.make("sk-ant-secret"), baseUrl: server.url, retry: noRetry }).pipe(
     Layer.provide(NodeHttpClient.layerUndici)
   )
 

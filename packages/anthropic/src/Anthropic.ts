@@ -9,7 +9,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, LanguageModel } from "@reins/core"
+import { HttpStream, LanguageModel, ProviderConfig } from "@reins/core"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,7 +24,7 @@ export type { CacheBreakpoint, Effort, Options, Thinking } from "./Config.js"
 export const make = (options: AnthropicConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const provider = options.provider ?? "anthropic"
-    const apiKey = AnthropicConfig.redact(options.apiKey)
+    const apiKey = ProviderConfig.redact(options.apiKey)
     const url = `${(options.baseUrl ?? AnthropicConfig.defaultBaseUrl).replace(/\/+$/, "")}/v1/messages`
     const base = HttpClientRequest.post(url).pipe(
       HttpClientRequest.setHeaders({
@@ -49,7 +49,7 @@ export const make = (options: AnthropicConfig.Options): Effect.Effect<LanguageMo
         HttpStream.chunks(
           client,
           HttpClientRequest.bodyUnsafeJson(base, AnthropicRequest.body(request, encode)),
-          { provider },
+          HttpStream.callOptions(provider, options, request),
           (info) => new MessagesEventDecoder(provider, info)
         )
     }

@@ -27,6 +27,13 @@ type OpenPart =
   }
   | { readonly _tag: "ToolCall"; readonly call: OpenToolCall }
 
+/** Whether `next` gives a key of `current` another value: then the text belongs to another part. */
+const conflicts = (current: Record<string, unknown> | undefined, next: Record<string, unknown> | undefined) => {
+  if (current === undefined || next === undefined) return false
+  for (const key in next) if (key in current && current[key] !== next[key]) return true
+  return false
+}
+
 /**
  * A mutable fold of chunks into an assistant message. One per response; not shared across fibers.
  *
@@ -65,7 +72,7 @@ export class Accumulator {
     switch (chunk._tag) {
       case "TextDelta": {
         const last = this.parts[this.parts.length - 1]
-        const text = last?._tag === "Text" ? last : this.pushText()
+        const text = last?._tag === "Text" && !conflicts(last.metadata, chunk.metadata) ? last : this.pushText()
         text.text += chunk.text
         if (chunk.metadata !== undefined) text.metadata = { ...text.metadata, ...chunk.metadata }
         return

@@ -98,4 +98,17 @@ describe("Accumulator", () => {
     acc.add({ _tag: "Finish", reason: "stop" })
     expect(acc.finished).toBe(true)
   })
+
+  it("starts a new text part when its metadata says it is another item", () => {
+    const message = fold([
+      { _tag: "TextDelta", text: "Let me check.", metadata: { phase: "commentary" } },
+      { _tag: "TextDelta", text: " More." },
+      { _tag: "TextDelta", text: "The answer.", metadata: { phase: "final_answer" } },
+      { _tag: "TextDelta", text: "", metadata: { thoughtSignature: "sig" } }
+    ]).message()
+    expect(message.content).toEqual([
+      { _tag: "Text", text: "Let me check. More.", metadata: { phase: "commentary" } },
+      { _tag: "Text", text: "The answer.", metadata: { phase: "final_answer", thoughtSignature: "sig" } }
+    ])
+  })
 })

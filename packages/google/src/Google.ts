@@ -10,7 +10,7 @@
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, LanguageModel } from "@reins/core"
+import { HttpStream, LanguageModel, ProviderConfig } from "@reins/core"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,7 +25,7 @@ export type { Options } from "./Config.js"
 export const make = (options: GoogleConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (httpClient) => {
     const provider = options.provider ?? "google"
-    const apiKey = GoogleConfig.redact(options.apiKey)
+    const apiKey = ProviderConfig.redact(options.apiKey)
     const baseUrl = options.baseUrl ?? GoogleConfig.defaultBaseUrl
     // The platform redacts `authorization` and `x-api-key` in spans, but not Google's header.
     const client = HttpClient.transform(httpClient, (effect) =>

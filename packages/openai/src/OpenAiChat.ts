@@ -9,7 +9,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, LanguageModel } from "@reins/core"
+import { HttpStream, LanguageModel, ProviderConfig } from "@reins/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ConfigError from "effect/ConfigError"
@@ -25,7 +25,7 @@ export const make = (options: ChatConfig.Options): Effect.Effect<LanguageModel.S
   Effect.map(HttpClient.HttpClient, (client) => {
     const provider = options.provider ?? "openai"
     const dialect = { ...ChatRequest.openAiDialect, ...options.dialect }
-    const apiKey = ChatConfig.redact(options.apiKey)
+    const apiKey = ProviderConfig.redact(options.apiKey)
     const url = `${(options.baseUrl ?? ChatConfig.defaultBaseUrl).replace(/\/+$/, "")}/chat/completions`
     const base = HttpClientRequest.post(url).pipe(
       HttpClientRequest.setHeaders({ accept: "text/event-stream", ...options.headers }),

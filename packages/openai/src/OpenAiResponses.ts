@@ -10,7 +10,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, LanguageModel } from "@reins/core"
+import { HttpStream, LanguageModel, ProviderConfig } from "@reins/core"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,7 +25,7 @@ export type { Options, ReasoningSummary } from "./responses/Config.js"
 export const make = (options: ResponsesConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const provider = options.provider ?? "openai"
-    const apiKey = ChatConfig.redact(options.apiKey)
+    const apiKey = ProviderConfig.redact(options.apiKey)
     const url = `${(options.baseUrl ?? ChatConfig.defaultBaseUrl).replace(/\/+$/, "")}/responses`
     const base = HttpClientRequest.post(url).pipe(
       HttpClientRequest.setHeaders({ accept: "text/event-stream", ...options.headers }),
@@ -40,7 +40,7 @@ export const make = (options: ResponsesConfig.Options): Effect.Effect<LanguageMo
         return HttpStream.chunks(
           client,
           HttpClientRequest.bodyUnsafeJson(base, ResponsesRequest.body(request, encode)),
-          { provider },
+          HttpStream.callOptions(provider, options, request),
           (info) => new ResponsesEventDecoder(provider, info, { toolNames })
         )
       }
