@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
+import * as Formats from "./formats.js"
 import * as RawFetch from "./rawFetch.js"
 import * as TurnBench from "./turn.js"
 import * as RemoteServer from "./workerServer.js"
@@ -33,27 +34,22 @@ const baseUrl = `${server.url}/v1`
 const chatUrl = `${baseUrl}/chat/completions`
 const requestBody = { model: "bench", messages: [{ role: "user", content: "go" }], stream: true }
 
-const model = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl })
-/** The same model on both of `@effect/platform-node`'s transports. */
-const runtimes = {
-  undici: ManagedRuntime.make(model.pipe(Layer.provide(NodeHttpClient.layerUndici))),
-  "node:http": ManagedRuntime.make(model.pipe(
-    Layer.provide(NodeHttpClient.layerWithoutAgent),
-    Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
-  ))
+/** Both of `@effect/platform-node`'s clients; node:http with a keep-alive pool. */
+const transportLayers = {
+  undici: NodeHttpClient.layerUndici,
+  "node:http": NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
 }
-type Transport = keyof typeof runtimes
-const transports = Object.keys(runtimes) as Array<Transport>
+type Transport = keyof typeof transportLayers
+const transports = Object.keys(transportLayers) as Array<Transport>
+const model = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl })
+/** The Chat Completions model on each transport. */
+const runtimes = {
+  undici: ManagedRuntime.make(model.pipe(Layer.provide(transportLayers.undici))),
+  "node:http": ManagedRuntime.make(model.pipe(Layer.provide(transportLayers["node:http"])))
+}
 
 /** A model that sends one delta and then thinks silently. */
 const stalled = (): Script.Script => ({ steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Hmm."), Script.stall()] })
-
-/** A 20,000-delta reply, encoded once so the server only writes bytes. */
-const bigBody = (() => {
-  const reply = ChatCompletions.reply({ text: "token ".repeat(DELTAS), chunkSize: 6, usage: { prompt_tokens: 1, completion_tokens: DELTAS } })
-  return reply.steps.map((step) => Script.encode(step) ?? "").join("")
-})()
-const bigText = "token ".repeat(DELTAS)
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
@@ -114,11 +110,8 @@ const interruptToRemoteClose = async () => {
   const remote = await RemoteServer.start()
   const remoteModel = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl: `${remote.url}/v1` })
   const remoteRuntimes = {
-    undici: ManagedRuntime.make(remoteModel.pipe(Layer.provide(NodeHttpClient.layerUndici))),
-    "node:http": ManagedRuntime.make(remoteModel.pipe(
-      Layer.provide(NodeHttpClient.layerWithoutAgent),
-      Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true }))
-    ))
+    undici: ManagedRuntime.make(remoteModel.pipe(Layer.provide(transportLayers.undici))),
+    "node:http": ManagedRuntime.make(remoteModel.pipe(Layer.provide(transportLayers["node:http"])))
   }
   const reins = async (transport: Transport) => {
     const start = await remoteRuntimes[transport].runPromise(Effect.gen(function*() {
@@ -156,44 +149,53 @@ const interruptToRemoteClose = async () => {
   return { fetch: summarize(samples.fetch), undici: summarize(samples.undici), "node:http": summarize(samples["node:http"]) }
 }
 
-// --- Scenario: throughput ----------------------------------------------------------------------
+// --- Scenario: throughput -----------------------------------------------------------------------
 
 interface Throughput {
   readonly eventsPerSecond: number
   readonly cpuMicrosPerEvent: number
 }
 
-const measureThroughput = async (run: () => Promise<string>): Promise<Throughput> => {
+const measureThroughput = async (body: string, expected: string, run: () => Promise<string>): Promise<Throughput> => {
   const rates: Array<number> = []
   const cpu: Array<number> = []
-  for (let i = 0; i < 3; i++) {
-    server.enqueue(Script.make([Script.raw(bigBody)]))
-    await run() // warm up: let the JIT settle before measuring
-  }
-  for (let i = 0; i < THROUGHPUT_RUNS; i++) {
-    server.enqueue(Script.make([Script.raw(bigBody)]))
-    gc()
+  const once = async () => {
+    server.enqueue(Script.make([Script.raw(body)]))
     const cpuStart = process.cpuUsage()
     const start = performance.now()
     const text = await run()
     const seconds = (performance.now() - start) / 1000
     const used = process.cpuUsage(cpuStart)
-    if (text !== bigText) throw new Error("the stream did not assemble to the expected text")
-    rates.push(DELTAS / seconds)
-    cpu.push((used.user + used.system) / DELTAS)
+    if (text !== expected) throw new Error("the stream did not assemble to the expected text")
+    return { rate: DELTAS / seconds, cpu: (used.user + used.system) / DELTAS }
+  }
+  for (let i = 0; i < 3; i++) await once() // warm up: let the JIT settle before measuring
+  for (let i = 0; i < THROUGHPUT_RUNS; i++) {
+    gc()
+    const sample = await once()
+    rates.push(sample.rate)
+    cpu.push(sample.cpu)
   }
   return { eventsPerSecond: summarize(rates).median, cpuMicrosPerEvent: summarize(cpu).median }
 }
 
+/** Each format: raw fetch with a hand-written parser, then Reins on each transport. */
 const throughput = async () => {
-  const fetchRun = async () => (await RawFetch.chatText(chatUrl, requestBody)).text
-  const reinsRun = (transport: Transport) => () =>
-    runtimes[transport].runPromise(Effect.map(LanguageModel.generate({ messages: [Message.user("go")] }), Message.text))
-  return {
-    fetch: await measureThroughput(fetchRun),
-    undici: await measureThroughput(reinsRun("undici")),
-    "node:http": await measureThroughput(reinsRun("node:http"))
+  const expected = Formats.text(DELTAS)
+  const results: Array<{ readonly format: string; readonly client: string; readonly result: Throughput; readonly ratio: number }> = []
+  for (const format of Formats.formats(DELTAS)) {
+    const floor = await measureThroughput(format.body, expected, async () =>
+      (await RawFetch.streamText(format.path(server.url), requestBody, format.textOf)).text)
+    results.push({ format: format.name, client: "raw fetch + hand-written parser", result: floor, ratio: 1 })
+    for (const transport of transports) {
+      const runtime = ManagedRuntime.make(format.layer(server.url).pipe(Layer.provide(transportLayers[transport])))
+      const result = await measureThroughput(format.body, expected, () =>
+        runtime.runPromise(Effect.map(LanguageModel.generate({ messages: [Message.user("go")] }), Message.text)))
+      await runtime.dispose()
+      results.push({ format: format.name, client: `Reins on ${transport}`, result, ratio: result.eventsPerSecond / floor.eventsPerSecond })
+    }
   }
+  return results
 }
 
 // --- Report ------------------------------------------------------------------------------------
@@ -227,15 +229,12 @@ const table = [
   row("Reins OpenAiChat on undici, Fiber.interrupt", remoteInterrupt.undici, remoteInterrupt.fetch),
   row("Reins OpenAiChat on node:http, Fiber.interrupt", remoteInterrupt["node:http"], remoteInterrupt.fetch),
   "",
-  `Throughput, ${DELTAS.toLocaleString("en")}-delta Chat Completions stream to assembled text (median of ${THROUGHPUT_RUNS})`,
+  `Throughput, ${DELTAS.toLocaleString("en")}-delta text stream of each format to assembled text (median of ${THROUGHPUT_RUNS})`,
   "",
-  "| client | events/s | CPU µs/event | vs fetch |",
-  "| --- | --- | --- | --- |",
-  `| raw fetch + hand-written parser | ${Math.round(speed.fetch.eventsPerSecond).toLocaleString("en")} | ${fmt(speed.fetch.cpuMicrosPerEvent)} | 1.00x |`,
-  ...transports.map((transport) =>
-    `| Reins OpenAiChat on ${transport}, LanguageModel.generate | ${Math.round(speed[transport].eventsPerSecond).toLocaleString("en")} | ${
-      fmt(speed[transport].cpuMicrosPerEvent)
-    } | ${fmt(speed[transport].eventsPerSecond / speed.fetch.eventsPerSecond)}x |`
+  "| format | client | events/s | CPU µs/event | vs fetch |",
+  "| --- | --- | --- | --- | --- |",
+  ...speed.map((row) =>
+    `| ${row.format} | ${row.client} | ${Math.round(row.result.eventsPerSecond).toLocaleString("en")} | ${fmt(row.result.cpuMicrosPerEvent)} | ${fmt(row.ratio)}x |`
   ),
   "",
   TurnBench.table(turn)

@@ -9,7 +9,7 @@
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -56,7 +56,10 @@ export const decode = <A, E>(
     readonly onIdle?: (() => E) | undefined
   }
 ): Stream.Stream<A, E> =>
-  Stream.suspend(() => {
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    let lastActivity = clock.unsafeCurrentTimeMillis()
+    let idled = false
     let ended = false
     let done = false
     let failure: { readonly cause: unknown } | undefined
@@ -80,24 +83,26 @@ export const decode = <A, E>(
     const destroy = () => {
       if (!readable.destroyed) readable.destroy()
     }
-    const idle = options.idleTimeout
-    const onIdle = options.onIdle
     const waitForBytes = Effect.async<void>((resume) => {
       wake = () => resume(Effect.void)
       return Effect.sync(destroy)
     })
-    const wait: Effect.Effect<void, Option.Option<E>> = idle === undefined || onIdle === undefined
-      ? waitForBytes
-      : Effect.timeoutFail(waitForBytes, { duration: idle, onTimeout: () => Option.some(onIdle()) })
     /** An error met after some values of the same read: those values go first, the error next. */
     let deferred: Option.Option<E> | undefined
     const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
       if (deferred !== undefined) return Effect.fail(deferred)
       if (done) return Effect.fail(Option.none())
+      if (idled) {
+        done = true
+        return Effect.fail(Option.some(options.onIdle!()))
+      }
       const out: Array<A> = []
       try {
         let bytes: Uint8Array | null
-        while ((bytes = readable.read()) !== null) options.decode(bytes, out)
+        while ((bytes = readable.read()) !== null) {
+          lastActivity = clock.unsafeCurrentTimeMillis()
+          options.decode(bytes, out)
+        }
         if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
         if (failure !== undefined) return Effect.fail(Option.some(options.onBodyError(failure.cause)))
         if (ended || readable.readableEnded) {
@@ -113,8 +118,24 @@ export const decode = <A, E>(
         deferred = failed
         return Effect.succeed(Chunk.unsafeFromArray(out))
       }
-      return Effect.zipRight(wait, pull)
+      return Effect.zipRight(waitForBytes, pull)
     })
+    // One watchdog per body rather than a timer per wait: it sleeps until the idle limit would be
+    // reached since the last bytes, and wakes the reader only when it is.
+    const idle = options.idleTimeout
+    if (idle !== undefined && options.onIdle !== undefined) {
+      const limit = Duration.toMillis(idle)
+      yield* Effect.gen(function*() {
+        while (!done) {
+          const remaining = lastActivity + limit - clock.unsafeCurrentTimeMillis()
+          if (remaining <= 0) {
+            idled = true
+            return notify()
+          }
+          yield* Effect.sleep(remaining)
+        }
+      }).pipe(Effect.forkScoped)
+    }
     return Stream.ensuring(
       Stream.repeatEffectChunkOption(pull),
       Effect.sync(() => {
@@ -124,4 +145,4 @@ export const decode = <A, E>(
         destroy()
       })
     )
-  })
+  }))
