@@ -8,15 +8,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Anthropic } from "@reins/anthropic"
 import { LanguageModel, Message } from "@reins/core"
 import { Messages, ProviderServer, Script } from "@reins/testing"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
-import { connectionClosed, noRetry } from "./support.js"
+import { forkStream, interruptStream, noRetry } from "./support.js"
 
 const request = { messages: [Message.user("Think hard")] }
 
@@ -42,18 +38,10 @@ describe("Anthropic cancellation over real HTTP", () => {
       const server = yield* ProviderServer.make()
       server.enqueue(silentWhileThinking(), quickReply())
       yield* Effect.gen(function*() {
-        const first = yield* Deferred.make<void>()
-        const fiber = yield* LanguageModel.stream(request).pipe(
-          Stream.tap((chunk) => chunk._tag === "ReasoningDelta" ? Deferred.succeed(first, undefined) : Effect.void),
-          Stream.runDrain,
-          Effect.fork
-        )
-        yield* Deferred.await(first)
+        const fiber = yield* forkStream(request, { firstChunk: (chunk) => chunk._tag === "ReasoningDelta" })
         const record = server.requests[0]!
         const started = performance.now()
-        const exit = yield* Fiber.interrupt(fiber)
-        expect(Exit.isInterrupted(exit)).toBe(true)
-        yield* connectionClosed(server, record.id)
+        yield* interruptStream(server, fiber, record)
         expect(record.clientClosedAt).toBeDefined()
         expect(record.finishedAt).toBeUndefined()
         expect(performance.now() - started).toBeLessThan(1_000)

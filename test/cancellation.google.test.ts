@@ -7,15 +7,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { LanguageModel, Message } from "@reins/core"
 import { Google } from "@reins/google"
 import { Gemini, ProviderServer, Script } from "@reins/testing"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { connectionClosed, noRetry } from "./support.js"
+import { connectionClosed, forkStream, interruptStream, noRetry } from "./support.js"
 
 const API_KEY = "gk-test-key-do-not-log"
 
@@ -30,18 +27,6 @@ const googleModel = (server: ProviderServer.ProviderServer, options: Partial<Goo
 const silentAfterThought = (): Script.Script => Script.make([...Gemini.thought("Let me think about this."), Script.stall(60_000)])
 
 const quickReply = () => Gemini.reply({ text: "Hello there", usage: { promptTokenCount: 3, candidatesTokenCount: 2 } })
-
-/** Forks a consumer of the model stream; resolves once the first chunk arrived (if `awaitFirst`). */
-const forkStream = Effect.fn("forkStream")(function*(awaitFirst: boolean) {
-  const first = yield* Deferred.make<void>()
-  const fiber = yield* LanguageModel.stream(request).pipe(
-    Stream.tap(() => Deferred.succeed(first, undefined)),
-    Stream.runDrain,
-    Effect.fork
-  )
-  if (awaitFirst) yield* Deferred.await(first)
-  return fiber
-})
 
 const nextAnswerWorks = Effect.gen(function*() {
   const message = yield* LanguageModel.generate(request)
@@ -67,11 +52,9 @@ describe("interrupting a Gemini stream closes its connection", () => {
       const server = yield* ProviderServer.make()
       server.enqueue(silentAfterThought(), quickReply())
       yield* Effect.gen(function*() {
-        const fiber = yield* forkStream(true)
+        const fiber = yield* forkStream(request)
         const record = server.requests[0]!
-        const exit = yield* Fiber.interrupt(fiber)
-        expect(Exit.isInterrupted(exit)).toBe(true)
-        yield* connectionClosed(server, record.id)
+        yield* interruptStream(server, fiber, record)
         expect(record.clientClosedAt).toBeDefined()
         expect(record.finishedAt).toBeUndefined()
         yield* nextAnswerWorks
@@ -84,10 +67,9 @@ describe("interrupting a Gemini stream closes its connection", () => {
       const server = yield* ProviderServer.make()
       server.enqueue({ ...silentAfterThought(), headersDelay: 60_000 }, quickReply())
       yield* Effect.gen(function*() {
-        const fiber = yield* forkStream(false)
+        const fiber = yield* forkStream(request, { awaitFirst: false })
         const record = yield* Effect.promise(() => server.nextRequest())
-        yield* Fiber.interrupt(fiber)
-        yield* connectionClosed(server, record.id)
+        yield* interruptStream(server, fiber, record)
         yield* nextAnswerWorks
       }).pipe(Effect.provide(googleModel(server)))
     }))

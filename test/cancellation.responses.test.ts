@@ -10,15 +10,11 @@ import { LanguageModel, Message } from "@reins/core"
 import { OpenAiResponses } from "@reins/openai"
 import { ProviderServer, Responses, Script } from "@reins/testing"
 import * as ConfigProvider from "effect/ConfigProvider"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
-import { connectionClosed, noRetry, transports } from "./support.js"
+import { forkStream, interruptStream, noRetry, transports } from "./support.js"
 
 const request = { messages: [Message.user("Think hard")], reasoning: { effort: "high" as const } }
 
@@ -47,18 +43,6 @@ const silentAfterReasoning = (): Script.Script => ({
 
 const quickReply = () => Responses.reply({ text: "Hello there", usage: { input_tokens: 3, output_tokens: 2 } })
 
-/** Forks a consumer of the model stream; resolves once the first chunk arrived (if `awaitFirst`). */
-const forkStream = Effect.fn("forkStream")(function*(awaitFirst: boolean) {
-  const first = yield* Deferred.make<void>()
-  const fiber = yield* LanguageModel.stream(request).pipe(
-    Stream.tap(() => Deferred.succeed(first, undefined)),
-    Stream.runDrain,
-    Effect.fork
-  )
-  if (awaitFirst) yield* Deferred.await(first)
-  return fiber
-})
-
 const nextAnswerWorks = Effect.gen(function*() {
   const message = yield* LanguageModel.generate(request)
   expect(Message.text(message)).toBe("Hello there")
@@ -71,12 +55,10 @@ describe.each(transports)("OpenAI Responses over $name: interrupting a stream cl
       const server = yield* ProviderServer.make()
       server.enqueue(silentAfterReasoning(), quickReply())
       yield* Effect.gen(function*() {
-        const fiber = yield* forkStream(true)
+        const fiber = yield* forkStream(request)
         const record = server.requests[0]!
         expect(record.path).toBe("/v1/responses")
-        const exit = yield* Fiber.interrupt(fiber)
-        expect(Exit.isInterrupted(exit)).toBe(true)
-        yield* connectionClosed(server, record.id)
+        yield* interruptStream(server, fiber, record)
         expect(server.requests[0]!.clientClosedAt).toBeDefined()
         expect(server.requests[0]!.finishedAt).toBeUndefined()
         yield* nextAnswerWorks
@@ -88,10 +70,9 @@ describe.each(transports)("OpenAI Responses over $name: interrupting a stream cl
       const server = yield* ProviderServer.make()
       server.enqueue({ ...silentAfterReasoning(), headersDelay: 60_000 }, quickReply())
       yield* Effect.gen(function*() {
-        const fiber = yield* forkStream(false)
+        const fiber = yield* forkStream(request, { awaitFirst: false })
         const record = yield* Effect.promise(() => server.nextRequest())
-        yield* Fiber.interrupt(fiber)
-        yield* connectionClosed(server, record.id)
+        yield* interruptStream(server, fiber, record)
         yield* nextAnswerWorks
       }).pipe(Effect.provide(responsesModel(server, layer)))
     }))

@@ -1,12 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { LanguageModel, Message } from "@reins/core"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { chatModel as chatModelOn, connectionClosed, transports } from "./support.js"
+import { chatModel as chatModelOn, connectionClosed, forkStream, interruptStream, transports } from "./support.js"
 
 const request = { messages: [Message.user("Think hard")] }
 
@@ -22,18 +20,6 @@ const silentAfterReasoning = (): Script.Script => ({
 
 const quickReply = () => ChatCompletions.reply({ text: "Hello there", usage: { prompt_tokens: 3, completion_tokens: 2 } })
 
-/** Forks a consumer of the model stream; resolves once the first chunk arrived (if `awaitFirst`). */
-const forkStream = Effect.fn("forkStream")(function*(awaitFirst: boolean) {
-  const first = yield* Deferred.make<void>()
-  const fiber = yield* LanguageModel.stream(request).pipe(
-    Stream.tap(() => Deferred.succeed(first, undefined)),
-    Stream.runDrain,
-    Effect.fork
-  )
-  if (awaitFirst) yield* Deferred.await(first)
-  return fiber
-})
-
 const nextAnswerWorks = Effect.gen(function*() {
   const message = yield* LanguageModel.generate(request)
   expect(Message.text(message)).toBe("Hello there")
@@ -48,11 +34,9 @@ describe.each(transports)("over $name", ({ layer }) => {
         const server = yield* ProviderServer.make()
         server.enqueue({ ...silentAfterReasoning(), headersDelay: 60_000 }, quickReply())
         yield* Effect.gen(function*() {
-          const fiber = yield* forkStream(false)
+          const fiber = yield* forkStream(request, { awaitFirst: false })
           const record = yield* Effect.promise(() => server.nextRequest())
-          const exit = yield* Fiber.interrupt(fiber)
-          expect(Exit.isInterrupted(exit)).toBe(true)
-          yield* connectionClosed(server, record.id)
+          yield* interruptStream(server, fiber, record)
           yield* nextAnswerWorks
         }).pipe(Effect.provide(chatModel(server)))
       }))
@@ -62,11 +46,9 @@ describe.each(transports)("over $name", ({ layer }) => {
         const server = yield* ProviderServer.make()
         server.enqueue(silentAfterReasoning(), quickReply())
         yield* Effect.gen(function*() {
-          const fiber = yield* forkStream(true)
+          const fiber = yield* forkStream(request)
           const record = server.requests[0]
-          const exit = yield* Fiber.interrupt(fiber)
-          expect(Exit.isInterrupted(exit)).toBe(true)
-          yield* connectionClosed(server, record.id)
+          yield* interruptStream(server, fiber, record)
           expect(server.requests[0].clientClosedAt).toBeDefined()
           yield* nextAnswerWorks
         }).pipe(Effect.provide(chatModel(server)))
@@ -79,10 +61,9 @@ describe.each(transports)("over $name", ({ layer }) => {
         for (let i = 0; i < 2_000; i++) steps.push(Script.delay(2), ...ChatCompletions.text(`word${i} `))
         server.enqueue({ steps }, quickReply())
         yield* Effect.gen(function*() {
-          const fiber = yield* forkStream(true)
+          const fiber = yield* forkStream(request)
           yield* Effect.sleep("30 millis")
-          yield* Fiber.interrupt(fiber)
-          yield* connectionClosed(server, server.requests[0].id)
+          yield* interruptStream(server, fiber, server.requests[0])
           expect(server.requests[0].finishedAt).toBeUndefined()
           yield* nextAnswerWorks
         }).pipe(Effect.provide(chatModel(server)))
@@ -96,10 +77,9 @@ describe.each(transports)("over $name", ({ layer }) => {
         yield* Effect.gen(function*() {
           const other = yield* Effect.fork(LanguageModel.generate(request))
           yield* Effect.promise(() => server.nextRequest())
-          const stopped = yield* forkStream(true)
+          const stopped = yield* forkStream(request)
           const stoppedRecord = yield* Effect.promise(() => server.nextRequest())
-          yield* Fiber.interrupt(stopped)
-          yield* connectionClosed(server, stoppedRecord.id)
+          yield* interruptStream(server, stopped, stoppedRecord)
           // the other stream, on its own connection, finishes untouched
           expect(Message.text(yield* Fiber.join(other))).toBe("Hello there")
           const pooled = server.requests[0].connectionId
@@ -159,7 +139,7 @@ describe.each(transports)("over $name", ({ layer }) => {
         const server = yield* ProviderServer.make({ handler: () => silentAfterReasoning() })
         yield* Effect.gen(function*() {
           for (let i = 0; i < 1_000; i++) {
-            const fiber = yield* forkStream(true)
+            const fiber = yield* forkStream(request)
             yield* Fiber.interrupt(fiber)
           }
           yield* Effect.promise(() => server.waitForOpenConnections(0, 5_000))

@@ -19,84 +19,26 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as crypto from "node:crypto"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { hasRecordings, recordedDir } from "./support.js"
+import { checkMessage, describeRecorded, type Expected, read, replayWith } from "./recorded.js"
 
-const read = (file: string): string => fs.readFileSync(path.join(recordedDir, "anthropic", file), "utf8")
+const recording = (file: string): string => read("anthropic", file)
 
 const model = (server: ProviderServer.ProviderServer) =>
   Anthropic.layer({ model: "claude-test", apiKey: Redacted.make("sk-ant-test-key"), baseUrl: server.url }).pipe(
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
-/** A long string known by its length, its first and last characters and its SHA-256. */
-interface LongText {
-  readonly length: number
-  readonly prefix: string
-  readonly suffix: string
-  readonly sha256: string
-}
+/** Serves a script once and returns the assistant message `generate` assembles from it. */
+const replay = replayWith(model, (request) => {
+  expect(request.path).toBe("/v1/messages")
+  expect(request.headers["x-api-key"]).toBe("sk-ant-test-key")
+  expect(request.headers["anthropic-version"]).toBe("2023-06-01")
+  expect(request.json).toMatchObject({ model: "claude-test", max_tokens: 8192, stream: true })
+})
 
-interface Expected {
-  readonly text: string | LongText
-  readonly reasoning: string
-  /** The signatures of the reasoning parts, in order. */
-  readonly signatures: ReadonlyArray<string>
-  /** The `_tag`s of the message's parts, in order. */
-  readonly parts: ReadonlyArray<"Text" | "Reasoning" | "ToolCall">
-  readonly toolCalls: ReadonlyArray<{ readonly id: string; readonly name: string; readonly arguments: unknown }>
-  readonly usage: Message.Assistant["usage"]
-  readonly stopReason: Message.Assistant["stopReason"]
-  readonly rawStopReason: string
-  readonly responseId: string
-  readonly model: string
-}
-
-const expectText = (actual: string, expected: string | LongText) => {
-  if (typeof expected === "string") {
-    expect(actual).toBe(expected)
-    return
-  }
-  expect(actual.length).toBe(expected.length)
-  expect(actual.startsWith(expected.prefix)).toBe(true)
-  expect(actual.endsWith(expected.suffix)).toBe(true)
-  expect(crypto.createHash("sha256").update(actual).digest("hex")).toBe(expected.sha256)
-}
-
-/** Serves `script` once and returns the assistant message `generate` assembles from it. */
-const replay = (script: Script.Script) =>
-  Effect.gen(function*() {
-    const server = yield* ProviderServer.make()
-    server.enqueue(script)
-    const message = yield* LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(Effect.provide(model(server)))
-    expect(server.requests).toHaveLength(1)
-    const request = server.requests[0]!
-    expect(request.path).toBe("/v1/messages")
-    expect(request.headers["x-api-key"]).toBe("sk-ant-test-key")
-    expect(request.headers["anthropic-version"]).toBe("2023-06-01")
-    expect(request.json).toMatchObject({ model: "claude-test", max_tokens: 8192, stream: true })
-    // the server played the whole recording: nothing was cut short
-    expect(request.finishedAt).toBeDefined()
-    return message
-  })
-
-const check = (message: Message.Assistant, expected: Expected) => {
-  expectText(Message.text(message), expected.text)
-  expect(Message.reasoning(message)).toBe(expected.reasoning)
-  expect(message.content.flatMap((part) => (part._tag === "Reasoning" ? [part.signature] : []))).toEqual(expected.signatures)
-  expect(message.content.map((part) => part._tag)).toEqual(expected.parts)
-  expect(
-    Message.toolCalls(message).map((call) => ({ id: call.id, name: call.name, arguments: JSON.parse(call.arguments) }))
-  ).toEqual(expected.toolCalls)
-  expect(message.usage).toEqual(expected.usage)
-  expect(message.stopReason).toBe(expected.stopReason)
-  expect(message.rawStopReason).toBe(expected.rawStopReason)
-  expect(message.responseId).toBe(expected.responseId)
-  expect(message.model).toBe(expected.model)
-  expect(message.provider).toBe("anthropic")
-}
+/** Checks the message, and the signatures of its reasoning parts (none unless given). */
+const check = (message: Message.Assistant, expected: Expected) =>
+  checkMessage(message, { signatures: [], ...expected, provider: "anthropic" })
 
 const usage = (inputTokens: number, outputTokens: number, reasoningTokens = 0) => ({
   inputTokens,
@@ -106,23 +48,19 @@ const usage = (inputTokens: number, outputTokens: number, reasoningTokens = 0) =
   reasoningTokens
 })
 
-const lines = (file: string) => Script.make(Messages.replayLines(read(file)))
-const raw = (file: string) => Messages.replayRaw(read(file))
+const lines = (file: string) => Script.make(Messages.replayLines(recording(file)))
+const raw = (file: string) => Messages.replayRaw(recording(file))
 
-describe.skipIf(!hasRecordings)(
-  hasRecordings
-    ? "Anthropic Messages conformance with recorded provider streams"
-    : "Anthropic Messages conformance: skipped: ../shared/fixtures/recorded is absent",
+describeRecorded(
+  "Anthropic Messages conformance",
+  "with recorded provider streams",
   () => {
     describe("vercel/ai fixtures (*.chunks.txt)", () => {
       it.scoped("anthropic-text.chunks.txt: one text block, pings", () =>
         Effect.gen(function*() {
           check(yield* replay(lines("anthropic-text.chunks.txt")), {
             text: "Hello! I'm doing well, thank you for asking. How are you doing today? Is there anything I can help you with?",
-            reasoning: "",
-            signatures: [],
             parts: ["Text"],
-            toolCalls: [],
             usage: usage(12, 30),
             stopReason: "stop",
             rawStopReason: "end_turn",
@@ -142,7 +80,6 @@ describe.skipIf(!hasRecordings)(
               "EvQBCkYICxgCKkAxhD4NUKFzudtZ6NzbZdEiBACIScTzqjPViM596iWLZIk4EFKYYBj3B6Ptl3b0dcQv/VeJBNbejNWIWRBn+KPNEgz6HWtKx7p+QRgKsEoaDGjsiqfht7gTRFYHiyIwD1VSmNqHxv3wy8KEMP+LYb/TC4UH3H97tuoaADARFFcA0phdfxnzKQxFnc9lwY+dKlzUsaKSUAFeu1bDL5ikZJ1vL0Fkz6JjoFke0L/wOJRIUDUlDUOFJ1tZ3ea7g6LGE/5hwuvWgLwewdcm64d+43l7F57XrOmqNd6flI2K/oPr/4yzNgvi/EhT6Ca17BgB"
             ],
             parts: ["Reasoning", "Text"],
-            toolCalls: [],
             usage: usage(69, 53),
             stopReason: "stop",
             rawStopReason: "end_turn",
@@ -156,9 +93,6 @@ describe.skipIf(!hasRecordings)(
         Effect.gen(function*() {
           const message = yield* replay(lines("anthropic-json-tool.1.chunks.txt"))
           check(message, {
-            text: "",
-            reasoning: "",
-            signatures: [],
             parts: ["ToolCall"],
             toolCalls: [{
               id: "toolu_01KFbKqPYSuAKujiL6mTfzYA",
@@ -182,8 +116,6 @@ describe.skipIf(!hasRecordings)(
           const message = yield* replay(lines("anthropic-tool-no-args.chunks.txt"))
           check(message, {
             text: "I'll update the issue list for you.",
-            reasoning: "",
-            signatures: [],
             parts: ["Text", "ToolCall"],
             toolCalls: [{ id: "toolu_01QE1WLsSVp5hy5Q3GmGTmjP", name: "updateIssueList", arguments: {} }],
             usage: usage(565, 48),
@@ -200,11 +132,7 @@ describe.skipIf(!hasRecordings)(
       it.scoped("anthropic-refusal.chunks.txt: a refusal with no content", () =>
         Effect.gen(function*() {
           check(yield* replay(lines("anthropic-refusal.chunks.txt")), {
-            text: "",
-            reasoning: "",
-            signatures: [],
             parts: [],
-            toolCalls: [],
             usage: usage(18, 5),
             stopReason: "refusal",
             rawStopReason: "refusal",
@@ -227,10 +155,7 @@ describe.skipIf(!hasRecordings)(
               suffix: "agship Ginza store in Tokyo, marking over 20 years since their first international retail expansion.",
               sha256: "2c86b5f34a531516272b9588fb4cf9b7c6d8e0690ac4933249b626eec5334d0b"
             },
-            reasoning: "",
-            signatures: [],
             parts: ["Text"],
-            toolCalls: [],
             usage: usage(15665, 795),
             stopReason: "stop",
             rawStopReason: "end_turn",
@@ -247,7 +172,7 @@ describe.skipIf(!hasRecordings)(
       it.scoped("spliced-message-start.chunks.txt: a second message_start fails the stream", () =>
         Effect.gen(function*() {
           const server = yield* ProviderServer.make()
-          const steps = Messages.replayLines(read("spliced-message-start.chunks.txt"))
+          const steps = Messages.replayLines(recording("spliced-message-start.chunks.txt"))
           server.enqueue(Script.make(steps))
           const generated = yield* LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
             Effect.provide(model(server)),
@@ -288,10 +213,7 @@ describe.skipIf(!hasRecordings)(
         Effect.gen(function*() {
           check(yield* replay(raw("sdk-basic_response.txt")), {
             text: "Hello there!",
-            reasoning: "",
-            signatures: [],
             parts: ["Text"],
-            toolCalls: [],
             usage: usage(11, 6),
             stopReason: "stop",
             rawStopReason: "end_turn",
@@ -305,8 +227,6 @@ describe.skipIf(!hasRecordings)(
           const message = yield* replay(raw("sdk-tool_use_response.txt"))
           check(message, {
             text: "I'll check the current weather in Paris for you.",
-            reasoning: "",
-            signatures: [],
             parts: ["Text", "ToolCall"],
             toolCalls: [{ id: "toolu_01NRLabsLyVHZPKxbKvkfSMn", name: "get_weather", arguments: { location: "Paris" } }],
             usage: usage(377, 65),
@@ -354,7 +274,6 @@ describe.skipIf(!hasRecordings)(
               "Simple educational question about what a solar eclipse is. This is benign general knowledge \u2014 definitions are fine. Also the user called me \"claudius\" \u2014 I'm Claude. Minor correction or just roll with it politely.",
             signatures: ["c3ludGhldGljLXNpZ25hdHVyZS1maXh0dXJlLWEtbm90LWEtcmVhbC1zaWduYXR1cmU="],
             parts: ["Reasoning", "Text"],
-            toolCalls: [],
             usage: usage(28, 106, 67),
             stopReason: "refusal",
             rawStopReason: "refusal",
@@ -370,10 +289,7 @@ describe.skipIf(!hasRecordings)(
         Effect.gen(function*() {
           check(yield* replay(raw("sdk-stream-a-toolrefusal.sse")), {
             text: "Here's a summary of this year's solar eclipses and how",
-            reasoning: "",
-            signatures: [],
             parts: ["Text"],
-            toolCalls: [],
             usage: usage(28, 106, 67),
             stopReason: "refusal",
             rawStopReason: "refusal",

@@ -11,15 +11,11 @@
  * ../shared/fixtures/recorded is absent, so that a clone without it still passes.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { LanguageModel, Message } from "@reins/core"
-import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+import { Message } from "@reins/core"
+import { ChatCompletions, Script } from "@reins/testing"
 import * as Effect from "effect/Effect"
-import * as crypto from "node:crypto"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { chatModel, hasRecordings, recordedDir } from "./support.js"
-
-const read = (file: string): string => fs.readFileSync(path.join(recordedDir, file), "utf8")
+import { checkMessage, describeRecorded, type Expected, read, replayWith } from "./recorded.js"
+import { chatModel } from "./support.js"
 
 /**
  * The raw SSE bodies held in openai-node's Jest snapshot file, by snapshot name. Jest writes a
@@ -34,84 +30,23 @@ const snapshotBodies = (text: string): Map<string, string> => {
   return bodies
 }
 
-/** A long string known by its length, its first and last characters and its SHA-256. */
-interface LongText {
-  readonly length: number
-  readonly prefix: string
-  readonly suffix: string
-  readonly sha256: string
-}
+/** Serves a script once and returns the assistant message `generate` assembles from it. */
+const replay = replayWith(chatModel, (request) => expect(request.path).toBe("/v1/chat/completions"))
 
-interface Expected {
-  readonly text: string | LongText
-  readonly reasoning: string | LongText
-  /** The `_tag`s of the message's parts, in order. */
-  readonly parts: ReadonlyArray<"Text" | "Reasoning" | "ToolCall">
-  readonly toolCalls: ReadonlyArray<{ readonly id: string; readonly name: string; readonly arguments: unknown }>
-  readonly usage: {
-    readonly inputTokens: number
-    readonly outputTokens: number
-    readonly cacheReadTokens: number
-    readonly reasoningTokens: number
-  }
-  readonly stopReason: Message.Assistant["stopReason"]
-  readonly rawStopReason: string
-  readonly responseId: string
-  readonly model: string
-}
+const check = (message: Message.Assistant, expected: Expected) => checkMessage(message, { ...expected, provider: "openai" })
 
-const expectText = (actual: string, expected: string | LongText) => {
-  if (typeof expected === "string") {
-    expect(actual).toBe(expected)
-    return
-  }
-  expect(actual.length).toBe(expected.length)
-  expect(actual.startsWith(expected.prefix)).toBe(true)
-  expect(actual.endsWith(expected.suffix)).toBe(true)
-  expect(crypto.createHash("sha256").update(actual).digest("hex")).toBe(expected.sha256)
-}
+const lines = (folder: string, file: string) => Script.make(ChatCompletions.replayLines(read(folder, file)))
 
-/** Serves `script` once and returns the assistant message `generate` assembles from it. */
-const replay = (script: Script.Script) =>
-  Effect.gen(function*() {
-    const server = yield* ProviderServer.make()
-    server.enqueue(script)
-    const message = yield* LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(Effect.provide(chatModel(server)))
-    expect(server.requests).toHaveLength(1)
-    expect(server.requests[0]!.path).toBe("/v1/chat/completions")
-    // the server played the whole recording: nothing was cut short
-    expect(server.requests[0]!.finishedAt).toBeDefined()
-    return message
-  })
-
-const check = (message: Message.Assistant, expected: Expected) => {
-  expectText(Message.text(message), expected.text)
-  expectText(Message.reasoning(message), expected.reasoning)
-  expect(message.content.map((part) => part._tag)).toEqual(expected.parts)
-  expect(
-    Message.toolCalls(message).map((call) => ({ id: call.id, name: call.name, arguments: JSON.parse(call.arguments) }))
-  ).toEqual(expected.toolCalls)
-  expect(message.usage).toEqual({ ...expected.usage, cacheWriteTokens: 0 })
-  expect(message.stopReason).toBe(expected.stopReason)
-  expect(message.rawStopReason).toBe(expected.rawStopReason)
-  expect(message.responseId).toBe(expected.responseId)
-  expect(message.model).toBe(expected.model)
-  expect(message.provider).toBe("openai")
-}
-
-const lines = (file: string) => Script.make(ChatCompletions.replayLines(read(file)))
-
-describe.skipIf(!hasRecordings)(
-  hasRecordings
-    ? "Chat Completions conformance with recorded provider streams"
-    : "Chat Completions conformance: skipped: ../shared/fixtures/recorded is absent",
+describeRecorded(
+  "Chat Completions conformance",
+  "with recorded provider streams",
   () => {
     describe("openai-chat", () => {
       // 302 content deltas, every chunk with `usage: null` and an `obfuscation` field, the finish
       // reason alone, then a usage-only chunk with `choices: []`.
       it.scopedLive("openai-text.chunks.txt: long text, usage-only final chunk, obfuscation fields", () =>
         Effect.gen(function*() {
-          const message = yield* replay(lines("openai-chat/openai-text.chunks.txt"))
+          const message = yield* replay(lines("openai-chat", "openai-text.chunks.txt"))
           check(message, {
             text: {
               length: 1724,
@@ -119,9 +54,7 @@ describe.skipIf(!hasRecordings)(
               suffix: "t despite our differences, we are all connected through shared human experiences and mutual respect.",
               sha256: "53b2d9e583d02b3ff0a0e83be5beb61ce1d16ccddc7ab9f033e72ec8ef55c8e4"
             },
-            reasoning: "",
             parts: ["Text"],
-            toolCalls: [],
             usage: { inputTokens: 16, outputTokens: 300, cacheReadTokens: 0, reasoningTokens: 0 },
             stopReason: "stop",
             rawStopReason: "stop",
@@ -135,7 +68,7 @@ describe.skipIf(!hasRecordings)(
         }))
 
       describe("ChatCompletionStream.test.ts.snap (openai-node)", () => {
-        const bodies = () => snapshotBodies(read("openai-chat/ChatCompletionStream.test.ts.snap"))
+        const bodies = () => snapshotBodies(read("openai-chat", "ChatCompletionStream.test.ts.snap"))
         const body = (name: string) => {
           const found = bodies().get(name)
           if (found === undefined) throw new Error(`no snapshot named ${name}`)
@@ -159,50 +92,41 @@ describe.skipIf(!hasRecordings)(
           }
         })
 
-        it.scopedLive("works: plain content deltas", () =>
-          Effect.gen(function*() {
-            check(yield* replay(body(".stream() works 1")), {
-              text: weather("c"),
-              reasoning: "",
-              parts: ["Text"],
-              toolCalls: [],
-              usage,
-              stopReason: "stop",
-              rawStopReason: "stop",
-              responseId: "chatcmpl-9tZXEmwtoDf6vqCqEWSvDP8jx9OXe",
-              model: "gpt-4o-2024-08-06"
-            })
-          }))
-
-        it.scopedLive("content logprobs: logprobs objects beside the deltas are ignored", () =>
-          Effect.gen(function*() {
-            check(yield* replay(body(".stream() emits content logprobs events 1")), {
-              text: weather("f"),
-              reasoning: "",
-              parts: ["Text"],
-              toolCalls: [],
-              usage,
-              stopReason: "stop",
-              rawStopReason: "stop",
-              responseId: "chatcmpl-9tZXFsqeQOozn5YU8I6SbjkmDnN76",
-              model: "gpt-4o-2024-08-06"
-            })
-          }))
-
-        it.scopedLive("leading newline chunk: a delta of \"\\n\\n\" is text, not framing", () =>
-          Effect.gen(function*() {
-            check(yield* replay(body(".stream() is robust against leading newline chunks 1")), {
-              text: "\n\n" + weather("c"),
-              reasoning: "",
-              parts: ["Text"],
-              toolCalls: [],
-              usage,
-              stopReason: "stop",
-              rawStopReason: "stop",
-              responseId: "chatcmpl-9tZXEmwtoDf6vqCqEWSvDP8jx9OXe",
-              model: "gpt-4o-2024-08-06"
-            })
-          }))
+        // Three plain answers, one test each: the snapshot, the text the model wrote, its response id.
+        const answers = [
+          {
+            name: "works: plain content deltas",
+            snapshot: ".stream() works 1",
+            text: weather("c"),
+            responseId: "chatcmpl-9tZXEmwtoDf6vqCqEWSvDP8jx9OXe"
+          },
+          {
+            name: "content logprobs: logprobs objects beside the deltas are ignored",
+            snapshot: ".stream() emits content logprobs events 1",
+            text: weather("f"),
+            responseId: "chatcmpl-9tZXFsqeQOozn5YU8I6SbjkmDnN76"
+          },
+          {
+            name: "leading newline chunk: a delta of \"\\n\\n\" is text, not framing",
+            snapshot: ".stream() is robust against leading newline chunks 1",
+            text: "\n\n" + weather("c"),
+            responseId: "chatcmpl-9tZXEmwtoDf6vqCqEWSvDP8jx9OXe"
+          }
+        ]
+        for (const { name, responseId, snapshot, text } of answers) {
+          it.scopedLive(name, () =>
+            Effect.gen(function*() {
+              check(yield* replay(body(snapshot)), {
+                text,
+                parts: ["Text"],
+                usage,
+                stopReason: "stop",
+                rawStopReason: "stop",
+                responseId,
+                model: "gpt-4o-2024-08-06"
+              })
+            }))
+        }
 
         // The model refused: every delta carries `refusal` text (`content` is null in the first
         // chunk and absent after), and the finish reason is a plain "stop". The refusal is the whole
@@ -236,7 +160,7 @@ describe.skipIf(!hasRecordings)(
       // has DeepSeek's own `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`.
       it.scopedLive("deepseek-reasoning.chunks.txt: reasoning then text, usage on the finish chunk", () =>
         Effect.gen(function*() {
-          check(yield* replay(lines("openai-compatible/deepseek-reasoning.chunks.txt")), {
+          check(yield* replay(lines("openai-compatible", "deepseek-reasoning.chunks.txt")), {
             text: "The word \"strawberry\" contains three \"r\"s.",
             reasoning: {
               length: 606,
@@ -245,7 +169,6 @@ describe.skipIf(!hasRecordings)(
               sha256: "01a5d04ca7e849fd2fade232d01ab33b2f93c8b2cd8c4bfaa2acc0f6d86f83f5"
             },
             parts: ["Reasoning", "Text"],
-            toolCalls: [],
             usage: { inputTokens: 18, outputTokens: 219, cacheReadTokens: 0, reasoningTokens: 205 },
             stopReason: "stop",
             rawStopReason: "stop",
@@ -258,9 +181,8 @@ describe.skipIf(!hasRecordings)(
       // and whose arguments then come in 10 pieces; 320 of the 339 prompt tokens were cached.
       it.scopedLive("deepseek-tool-call.chunks.txt: reasoning then a streamed tool call, cached tokens", () =>
         Effect.gen(function*() {
-          const message = yield* replay(lines("openai-compatible/deepseek-tool-call.chunks.txt"))
+          const message = yield* replay(lines("openai-compatible", "deepseek-tool-call.chunks.txt"))
           check(message, {
-            text: "",
             reasoning:
               "The user is asking for the weather in San Francisco. I need to use the weather tool to get this information. Let me invoke the weather tool with the location parameter set to \"San Francisco\".",
             parts: ["Reasoning", "ToolCall"],
@@ -279,11 +201,10 @@ describe.skipIf(!hasRecordings)(
       // reason and the usage in the same chunk, no prompt_tokens_details.
       it.scopedLive("moonshotai-stream.chunks.txt: short Kimi stream", () =>
         Effect.gen(function*() {
-          check(yield* replay(lines("openai-compatible/moonshotai-stream.chunks.txt")), {
+          check(yield* replay(lines("openai-compatible", "moonshotai-stream.chunks.txt")), {
             text: "Hello!",
             reasoning: "Thinking aloud. ",
             parts: ["Reasoning", "Text"],
-            toolCalls: [],
             usage: { inputTokens: 9, outputTokens: 12, cacheReadTokens: 0, reasoningTokens: 7 },
             stopReason: "stop",
             rawStopReason: "stop",
@@ -298,8 +219,7 @@ describe.skipIf(!hasRecordings)(
       // that in the total and reports output as 26 + 227, so output includes reasoning as elsewhere.
       it.scopedLive("xai-tool-call.chunks.txt: reasoning then a one-delta tool call", () =>
         Effect.gen(function*() {
-          check(yield* replay(lines("openai-compatible/xai-tool-call.chunks.txt")), {
-            text: "",
+          check(yield* replay(lines("openai-compatible", "xai-tool-call.chunks.txt")), {
             reasoning: {
               length: 1069,
               prefix: "First, the user is asking about the weather in San Francisco. I have a available function called \"we",
@@ -322,10 +242,9 @@ describe.skipIf(!hasRecordings)(
       // empty, and it sends no usage at all.
       it.scopedLive("anthropic-fallback-tool-call.sse: text, then a tool call at index 1, no usage", () =>
         Effect.gen(function*() {
-          const message = yield* replay(ChatCompletions.replayRaw(read("openai-compatible/anthropic-fallback-tool-call.sse")))
+          const message = yield* replay(ChatCompletions.replayRaw(read("openai-compatible", "anthropic-fallback-tool-call.sse")))
           check(message, {
             text: "Reading it.",
-            reasoning: "",
             parts: ["Text", "ToolCall"],
             toolCalls: [{ id: "toolu_sanitized", name: "read_file", arguments: { path: "a.txt" } }],
             usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, reasoningTokens: 0 },

@@ -11,19 +11,27 @@
  * ../shared/fixtures/recorded is absent, so that a clone without it still passes.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import { LanguageModel, Message } from "@reins/core"
 import { Google } from "@reins/google"
 import { Gemini, ProviderServer, Script } from "@reins/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { hasRecordings, recordedDir } from "./support.js"
-
-const read = (file: string): string => fs.readFileSync(path.join(recordedDir, "google", file), "utf8")
+import {
+  checkMessage,
+  describeRecorded,
+  type Expected,
+  type ExpectedToolCall,
+  expectText,
+  type LongText,
+  read,
+  recordedDir,
+  replayOn,
+  replayWith
+} from "./recorded.js"
 
 const API_KEY = "gk-test-key-do-not-log"
 
@@ -32,83 +40,51 @@ const googleModel = (server: ProviderServer.ProviderServer) =>
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
-/** A thought signature known by its length, its ends and its SHA-256. */
-interface Signature {
-  readonly length: number
-  readonly prefix: string
-  readonly suffix: string
-  readonly sha256: string
+/** A message as expected, with its thought signatures (long texts known by their ends and hash). */
+interface GeminiExpected extends Expected {
+  /** The signature on the last text part; when left out, no text part has metadata. */
+  readonly textSignature?: LongText
+  /** The tool calls, each with the signature it must carry (none when left out). */
+  readonly toolCalls?: ReadonlyArray<ExpectedToolCall & { readonly signature?: LongText }>
 }
 
-interface Expected {
-  readonly text: string
-  readonly textSignature?: Signature
-  readonly reasoning: string
-  /** The `_tag`s of the message's parts, in order. */
-  readonly parts: ReadonlyArray<"Text" | "Reasoning" | "ToolCall">
-  readonly toolCalls: ReadonlyArray<{ readonly id: string; readonly name: string; readonly arguments: unknown; readonly signature?: Signature }>
-  readonly usage: { readonly inputTokens: number; readonly outputTokens: number; readonly reasoningTokens: number }
-  readonly stopReason: Message.Assistant["stopReason"]
-  readonly rawStopReason: string
-  readonly responseId: string
-  readonly model: string
-}
-
-const expectSignature = (actual: unknown, expected: Signature | undefined) => {
+const expectSignature = (actual: unknown, expected: LongText | undefined) => {
   if (expected === undefined) {
     expect(actual).toBeUndefined()
     return
   }
   expect(typeof actual).toBe("string")
-  const text = actual as string
-  expect(text.length).toBe(expected.length)
-  expect(text.startsWith(expected.prefix)).toBe(true)
-  expect(text.endsWith(expected.suffix)).toBe(true)
-  expect(crypto.createHash("sha256").update(text).digest("hex")).toBe(expected.sha256)
+  expectText(actual as string, expected)
 }
 
-/** Serves the recording once and returns the assistant message `generate` assembles from it. */
-const replay = (server: ProviderServer.ProviderServer, file: string) =>
-  Effect.gen(function*() {
-    server.enqueue(Script.make(Gemini.replayLines(read(file))))
-    const message = yield* LanguageModel.generate({ messages: [Message.user("Hi")] })
-    const request = server.requests.at(-1)!
-    expect(request.method).toBe("POST")
-    expect(request.path).toBe("/v1beta/models/gemini-test:streamGenerateContent?alt=sse")
-    // the key travels in its header only, never in the URL
-    expect(request.headers["x-goog-api-key"]).toBe(API_KEY)
-    expect(request.path).not.toContain(API_KEY)
-    expect(request.path).not.toContain("key=")
-    // the server played the whole recording: nothing was cut short
-    expect(request.finishedAt).toBeDefined()
-    return message
-  })
+const expectRequest = (request: ProviderServer.RequestRecord) => {
+  expect(request.method).toBe("POST")
+  expect(request.path).toBe("/v1beta/models/gemini-test:streamGenerateContent?alt=sse")
+  // the key travels in its header only, never in the URL
+  expect(request.headers["x-goog-api-key"]).toBe(API_KEY)
+  expect(request.path).not.toContain(API_KEY)
+  expect(request.path).not.toContain("key=")
+}
 
-const check = (message: Message.Assistant, expected: Expected) => {
-  expect(Message.text(message)).toBe(expected.text)
-  expect(Message.reasoning(message)).toBe(expected.reasoning)
-  expect(message.content.map((part) => part._tag)).toEqual(expected.parts)
+const lines = (file: string) => Script.make(Gemini.replayLines(read("google", file)))
+
+/** Serves a script once and returns the assistant message `generate` assembles from it. */
+const replay = replayWith(googleModel, expectRequest)
+
+/** Checks the message, where each signature sits, and that reasoning parts carry none. */
+const check = (message: Message.Assistant, expected: GeminiExpected) => {
+  checkMessage(message, { ...expected, provider: "google" })
   const calls = Message.toolCalls(message)
-  expect(calls.map((call) => ({ id: call.id, name: call.name, arguments: JSON.parse(call.arguments) }))).toEqual(
-    expected.toolCalls.map(({ arguments: args, id, name }) => ({ id, name, arguments: args }))
-  )
-  expected.toolCalls.forEach((call, i) => expectSignature(calls[i]!.metadata?.thoughtSignature, call.signature))
+  for (const [i, call] of (expected.toolCalls ?? []).entries()) expectSignature(calls[i]!.metadata?.thoughtSignature, call.signature)
   const texts = message.content.filter((part) => part._tag === "Text")
   if (expected.textSignature !== undefined) expectSignature(texts.at(-1)?.metadata?.thoughtSignature, expected.textSignature)
   else for (const part of texts) expect(part.metadata).toBeUndefined()
   for (const part of message.content) if (part._tag === "Reasoning") expect(part.signature).toBeUndefined()
-  expect(message.usage).toEqual({ ...expected.usage, cacheReadTokens: 0, cacheWriteTokens: 0 })
-  expect(message.stopReason).toBe(expected.stopReason)
-  expect(message.rawStopReason).toBe(expected.rawStopReason)
-  expect(message.responseId).toBe(expected.responseId)
-  expect(message.model).toBe(expected.model)
-  expect(message.provider).toBe("google")
 }
 
-describe.skipIf(!hasRecordings)(
-  hasRecordings
-    ? "Gemini conformance with recorded streams"
-    : "Gemini conformance: skipped: ../shared/fixtures/recorded is absent",
+describeRecorded(
+  "Gemini conformance",
+  "with recorded streams",
   () => {
     it("covers every recording in the google folder", () => {
       expect(fs.readdirSync(path.join(recordedDir, "google")).sort()).toEqual([
@@ -124,9 +100,7 @@ describe.skipIf(!hasRecordings)(
     // reason. Thoughts were not requested, yet 185 thought tokens were spent: they count as output.
     it.scoped("google-text.chunks.txt: text, then the signature on an empty text part", () =>
       Effect.gen(function*() {
-        const server = yield* ProviderServer.make()
-        const message = yield* replay(server, "google-text.chunks.txt").pipe(Effect.provide(googleModel(server)))
-        check(message, {
+        check(yield* replay(lines("google-text.chunks.txt")), {
           text: "There are **3** \"r\"s in strawberry.\n\nst**r**awbe**rr**y",
           textSignature: {
             length: 916,
@@ -134,9 +108,7 @@ describe.skipIf(!hasRecordings)(
             suffix: "ew3FwAG37eeWcow=",
             sha256: "e5bb5ce61d3210ca5531e9b18fc2d59736399b5594cf8d190f280c164605c335"
           },
-          reasoning: "",
           parts: ["Text"],
-          toolCalls: [],
           usage: { inputTokens: 9, outputTokens: 208, reasoningTokens: 185 },
           stopReason: "stop",
           rawStopReason: "STOP",
@@ -149,9 +121,7 @@ describe.skipIf(!hasRecordings)(
     // signature on an empty text part; 302 thought tokens in the usage.
     it.scoped("google-reasoning-gemini3.chunks.txt: text, signature, thought tokens only in the usage", () =>
       Effect.gen(function*() {
-        const server = yield* ProviderServer.make()
-        const message = yield* replay(server, "google-reasoning-gemini3.chunks.txt").pipe(Effect.provide(googleModel(server)))
-        check(message, {
+        check(yield* replay(lines("google-reasoning-gemini3.chunks.txt")), {
           text: "There are **3** \"r\"s in strawberry.\n\nSt**r**awbe**rr**y",
           textSignature: {
             length: 1392,
@@ -159,9 +129,7 @@ describe.skipIf(!hasRecordings)(
             suffix: "3u0kIsk9vG9i114=",
             sha256: "2879a7fa21de51deb661fa822168141ae13b06c4ae097e6b4f57235407a93a76"
           },
-          reasoning: "",
           parts: ["Text"],
-          toolCalls: [],
           usage: { inputTokens: 9, outputTokens: 325, reasoningTokens: 302 },
           stopReason: "stop",
           rawStopReason: "STOP",
@@ -174,11 +142,7 @@ describe.skipIf(!hasRecordings)(
     // part is an empty text (nothing to keep). Gemini says STOP; the caller must run the tool.
     it.scoped("google-tool-call-gemini3.chunks.txt: one whole function call with its signature", () =>
       Effect.gen(function*() {
-        const server = yield* ProviderServer.make()
-        const message = yield* replay(server, "google-tool-call-gemini3.chunks.txt").pipe(Effect.provide(googleModel(server)))
-        check(message, {
-          text: "",
-          reasoning: "",
+        check(yield* replay(lines("google-tool-call-gemini3.chunks.txt")), {
           parts: ["ToolCall"],
           toolCalls: [{
             id: "call_0",
@@ -204,11 +168,7 @@ describe.skipIf(!hasRecordings)(
     // empty `functionCall: {}` that ends the call. The finish reason rides on the last fragment.
     it.scoped("google-stream-tool-call-arguments.chunks.txt: two calls with streamed arguments", () =>
       Effect.gen(function*() {
-        const server = yield* ProviderServer.make()
-        const message = yield* replay(server, "google-stream-tool-call-arguments.chunks.txt").pipe(Effect.provide(googleModel(server)))
-        check(message, {
-          text: "",
-          reasoning: "",
+        check(yield* replay(lines("google-stream-tool-call-arguments.chunks.txt")), {
           parts: ["ToolCall", "ToolCall"],
           toolCalls: [
             {
@@ -237,10 +197,7 @@ describe.skipIf(!hasRecordings)(
     // `trafficType`.
     it.scoped("google-stream-no-args-tool-call.chunks.txt: thought, a call without args, three streamed calls", () =>
       Effect.gen(function*() {
-        const server = yield* ProviderServer.make()
-        const message = yield* replay(server, "google-stream-no-args-tool-call.chunks.txt").pipe(Effect.provide(googleModel(server)))
-        check(message, {
-          text: "",
+        check(yield* replay(lines("google-stream-no-args-tool-call.chunks.txt")), {
           reasoning: "**Processing User Requests**\n\nI've started by understanding the user's instructions. Currently, I'm focusing " +
             "on the initial steps: reading the specified theme using the appropriate tool. Next, I plan to tackle reading the " +
             "screens, beginning with screen \"A,\" then proceeding with \"B\" and \"C\" in parallel as instructed.\n\n\n",
@@ -276,7 +233,7 @@ describe.skipIf(!hasRecordings)(
       Effect.gen(function*() {
         const server = yield* ProviderServer.make()
         yield* Effect.gen(function*() {
-          const message = yield* replay(server, "google-stream-no-args-tool-call.chunks.txt")
+          const message = yield* replayOn(server, lines("google-stream-no-args-tool-call.chunks.txt"), expectRequest)
           server.enqueue(Gemini.reply({ text: "Done." }))
           const results = Message.toolCalls(message).map((call) =>
             Message.toolResult({ toolCallId: call.id, toolName: call.name, content: `read ${call.arguments}` })

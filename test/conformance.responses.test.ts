@@ -19,12 +19,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as crypto from "node:crypto"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { hasRecordings, recordedDir } from "./support.js"
+import { checkMessage, describeRecorded, type Expected, expectText, type LongText, read, replayWith } from "./recorded.js"
 
-const read = (file: string): string => fs.readFileSync(path.join(recordedDir, "openai-responses", file), "utf8")
+const recording = (file: string): string => read("openai-responses", file)
 
 /** A Responses model served by `server`, over undici. */
 const responsesModel = (server: ProviderServer.ProviderServer, options: Partial<OpenAiResponses.Options> = {}) =>
@@ -32,79 +29,18 @@ const responsesModel = (server: ProviderServer.ProviderServer, options: Partial<
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
-/** A long string known by its length, its first and last characters and its SHA-256. */
-interface LongText {
-  readonly length: number
-  readonly prefix: string
-  readonly suffix: string
-  readonly sha256: string
-}
-
-interface Expected {
-  readonly text: string | LongText
-  readonly reasoning: string
-  /** The `_tag`s of the message's parts, in order. */
-  readonly parts: ReadonlyArray<"Text" | "Reasoning" | "ToolCall">
-  readonly toolCalls: ReadonlyArray<{ readonly id: string; readonly name: string; readonly arguments: unknown }>
-  readonly usage: {
-    readonly inputTokens: number
-    readonly outputTokens: number
-    readonly cacheReadTokens: number
-    readonly reasoningTokens: number
-  }
-  readonly stopReason: Message.Assistant["stopReason"]
-  readonly rawStopReason: string
-  readonly responseId: string
-  readonly model: string
-}
-
-const expectText = (actual: string, expected: string | LongText) => {
-  if (typeof expected === "string") {
-    expect(actual).toBe(expected)
-    return
-  }
-  expect(actual.length).toBe(expected.length)
-  expect(actual.startsWith(expected.prefix)).toBe(true)
-  expect(actual.endsWith(expected.suffix)).toBe(true)
-  expect(crypto.createHash("sha256").update(actual).digest("hex")).toBe(expected.sha256)
-}
-
-const check = (message: Message.Assistant, expected: Expected) => {
-  expectText(Message.text(message), expected.text)
-  expect(Message.reasoning(message)).toBe(expected.reasoning)
-  expect(message.content.map((part) => part._tag)).toEqual(expected.parts)
-  expect(
-    Message.toolCalls(message).map((call) => ({ id: call.id, name: call.name, arguments: JSON.parse(call.arguments) }))
-  ).toEqual(expected.toolCalls)
-  expect(message.usage).toEqual({ ...expected.usage, cacheWriteTokens: 0 })
-  expect(message.stopReason).toBe(expected.stopReason)
-  expect(message.rawStopReason).toBe(expected.rawStopReason)
-  expect(message.responseId).toBe(expected.responseId)
-  expect(message.model).toBe(expected.model)
-  expect(message.provider).toBe("openai")
-}
+const check = (message: Message.Assistant, expected: Expected) => checkMessage(message, { ...expected, provider: "openai" })
 
 const script = (lines: string | ReadonlyArray<string>) => Script.make(Responses.replayLines(lines))
 
-/** Serves `answer` once and returns the assistant message `generate` assembles from it. */
-const replay = (answer: Script.Script, request: LanguageModel.Request = { messages: [Message.user("Hi")] }) =>
-  Effect.gen(function*() {
-    const server = yield* ProviderServer.make()
-    server.enqueue(answer)
-    const message = yield* LanguageModel.generate(request).pipe(Effect.provide(responsesModel(server)))
-    expect(server.requests).toHaveLength(1)
-    expect(server.requests[0]!.path).toBe("/v1/responses")
-    // the server played the whole recording: nothing was cut short
-    expect(server.requests[0]!.finishedAt).toBeDefined()
-    return message
-  })
+/** Serves a script once and returns the assistant message `generate` assembles from it. */
+const replay = replayWith(responsesModel, (request) => expect(request.path).toBe("/v1/responses"))
 
 const calculator = { name: "calculator", description: "A minimal calculator", parameters: { type: "object" } }
 
-describe.skipIf(!hasRecordings)(
-  hasRecordings
-    ? "OpenAI Responses conformance with recorded streams"
-    : "OpenAI Responses conformance: skipped: ../shared/fixtures/recorded is absent",
+describeRecorded(
+  "OpenAI Responses conformance",
+  "with recorded streams",
   () => {
     // Four responses of one stateless tool loop (gpt-5.1-codex-max, `store: false`, summary
     // "detailed"), recorded back to back in one file. The first has a reasoning item whose
@@ -112,7 +48,7 @@ describe.skipIf(!hasRecordings)(
     // is the item's final form) and a streamed function call; the next two are one call each; the
     // last is the answer text. Every count of cached and reasoning tokens is 0.
     describe("openai-reasoning-encrypted-content.1.chunks.txt", () => {
-      const file = () => read("openai-reasoning-encrypted-content.1.chunks.txt")
+      const file = () => recording("openai-reasoning-encrypted-content.1.chunks.txt")
       const summary =
         "**Calculating step-by-step using calculator**\n\nI'll compute 12 plus 7, then multiply the result by 3, and finally multiply that by 10, reporting the final product."
       const signature: LongText = {
@@ -148,7 +84,6 @@ describe.skipIf(!hasRecordings)(
           }).pipe(Effect.provide(responsesModel(server, { reasoningSummary: "detailed" })))
 
           check(messages[0]!, {
-            text: "",
             reasoning: summary,
             parts: ["Reasoning", "ToolCall"],
             toolCalls: [{ id: "call_AB6AaRZ1FYZB2RwS6A5vbdqn", name: "calculator", arguments: { a: 12, b: 7, op: "add" } }],
@@ -163,8 +98,6 @@ describe.skipIf(!hasRecordings)(
           expectText(reasoning._tag === "Reasoning" ? reasoning.signature ?? "" : "", signature)
           expect(messages[0]!.content[1]).toMatchObject({ metadata: { itemId: "fc_01830d662ab3856501693c32151234819091cfca267e98cc5f" } })
           check(messages[1]!, {
-            text: "",
-            reasoning: "",
             parts: ["ToolCall"],
             toolCalls: [{ id: "call_Q6pW65MUgW9vF59BmItYGos3", name: "calculator", arguments: { a: 19, b: 3, op: "multiply" } }],
             usage: { inputTokens: 221, outputTokens: 26, cacheReadTokens: 0, reasoningTokens: 0 },
@@ -174,8 +107,6 @@ describe.skipIf(!hasRecordings)(
             model
           })
           check(messages[2]!, {
-            text: "",
-            reasoning: "",
             parts: ["ToolCall"],
             toolCalls: [{ id: "call_Zl5vIMnD7dVAjgU6FkhmiCZh", name: "calculator", arguments: { a: 57, b: 10, op: "multiply" } }],
             usage: { inputTokens: 260, outputTokens: 26, cacheReadTokens: 0, reasoningTokens: 0 },
@@ -186,9 +117,7 @@ describe.skipIf(!hasRecordings)(
           })
           check(messages[3]!, {
             text: "The final result is **570**.",
-            reasoning: "",
             parts: ["Text"],
-            toolCalls: [],
             usage: { inputTokens: 299, outputTokens: 12, cacheReadTokens: 0, reasoningTokens: 0 },
             stopReason: "stop",
             rawStopReason: "completed",
@@ -238,7 +167,7 @@ describe.skipIf(!hasRecordings)(
 
       it.scoped("two phased messages: whole texts from the done events, one blank line between them", () =>
         Effect.gen(function*() {
-          const message = yield* replay(script(read("openai-phase.1.chunks.txt")))
+          const message = yield* replay(script(recording("openai-phase.1.chunks.txt")))
           check(message, {
             // commentary + "\n\n" + final answer
             text: {
@@ -247,9 +176,7 @@ describe.skipIf(!hasRecordings)(
               suffix: finalAnswer.suffix,
               sha256: "5b96eff61c53618c1bb502ab4b1f22859f4c3b8f12e3e8e99a7a5ec9d580e768"
             },
-            reasoning: "",
             parts: ["Text", "Text"], // one part per phased message, each with its phase
-            toolCalls: [],
             usage: { inputTokens: 7112, outputTokens: 463, cacheReadTokens: 3072, reasoningTokens: 64 },
             stopReason: "stop",
             rawStopReason: "completed",
@@ -263,7 +190,7 @@ describe.skipIf(!hasRecordings)(
       it.scoped("each message's first text delta carries its phase", () =>
         Effect.gen(function*() {
           const server = yield* ProviderServer.make()
-          server.enqueue(script(read("openai-phase.1.chunks.txt")))
+          server.enqueue(script(recording("openai-phase.1.chunks.txt")))
           const chunks = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
             Stream.runCollect,
             Effect.provide(responsesModel(server))
@@ -282,16 +209,14 @@ describe.skipIf(!hasRecordings)(
     // annotation events.
     it.scoped("openai-web-search-tool.1.chunks.txt: server tool items and annotations skipped, text whole", () =>
       Effect.gen(function*() {
-        check(yield* replay(script(read("openai-web-search-tool.1.chunks.txt"))), {
+        check(yield* replay(script(recording("openai-web-search-tool.1.chunks.txt"))), {
           text: {
             length: 3645,
             prefix: "I checked today\u2019s tech headlines (today = December 5, 2025) and opened a few news pages \u2014 then searc",
             suffix: "h across more outlets), or  \n- open the Vercel funding/coverage pages and pull out more details now?",
             sha256: "d24e6afa468991752aea3a4bd29287ad4dc31cbe5f3b5cac742f2e0713cf2da0"
           },
-          reasoning: "",
           parts: ["Text"],
-          toolCalls: [],
           usage: { inputTokens: 31073, outputTokens: 4416, cacheReadTokens: 3712, reasoningTokens: 3712 },
           stopReason: "stop",
           rawStopReason: "completed",
@@ -306,13 +231,11 @@ describe.skipIf(!hasRecordings)(
     it.scoped("openai-custom-tool.1.chunks.txt: a custom tool call, and its round trip", () =>
       Effect.gen(function*() {
         const server = yield* ProviderServer.make()
-        server.enqueue(script(read("openai-custom-tool.1.chunks.txt")), Responses.reply({ text: "3 users." }))
+        server.enqueue(script(recording("openai-custom-tool.1.chunks.txt")), Responses.reply({ text: "3 users." }))
         const conversation: Array<Message.Message> = [Message.user("Users over 25?")]
         yield* Effect.gen(function*() {
           const message = yield* LanguageModel.generate({ messages: conversation })
           check(message, {
-            text: "",
-            reasoning: "",
             parts: ["ToolCall"],
             toolCalls: [{ id: "call_custom_sql_001", name: "write_sql", arguments: { input: "SELECT * FROM users WHERE age > 25" } }],
             usage: { inputTokens: 50, outputTokens: 20, cacheReadTokens: 0, reasoningTokens: 0 },
@@ -337,7 +260,7 @@ describe.skipIf(!hasRecordings)(
     it.scoped("openai-error.1.chunks.txt: error then response.failed is one ProviderStreamError", () =>
       Effect.gen(function*() {
         const server = yield* ProviderServer.make()
-        server.enqueue(script(read("openai-error.1.chunks.txt")), script(read("openai-error.1.chunks.txt")))
+        server.enqueue(script(recording("openai-error.1.chunks.txt")), script(recording("openai-error.1.chunks.txt")))
         yield* Effect.gen(function*() {
           const error = yield* Effect.flip(LanguageModel.generate({ messages: [Message.user("Hi")] }))
           expect(error).toMatchObject({
@@ -367,7 +290,7 @@ describe.skipIf(!hasRecordings)(
     // last lines (`response.created`, `response.completed`) are not valid JSON: each lacks its final
     // closing brace.
     describe("parallel-tool-call-wrapper.1.chunks.txt", () => {
-      const lines = () => read("parallel-tool-call-wrapper.1.chunks.txt").split("\n").filter((line) => line.trim() !== "")
+      const lines = () => recording("parallel-tool-call-wrapper.1.chunks.txt").split("\n").filter((line) => line.trim() !== "")
       const tools = [
         { name: "weather", parameters: { type: "object", properties: { location: { type: "string" } } } },
         { name: "cityAttractions", parameters: { type: "object", properties: { city: { type: "string" } } } }
@@ -389,8 +312,6 @@ describe.skipIf(!hasRecordings)(
         Effect.gen(function*() {
           const repaired = lines().map((line, i, all) => (i === 0 || i === all.length - 1 ? `${line}}` : line))
           check(yield* replay(script(repaired), { messages: [Message.user("Hi")], tools }), {
-            text: "",
-            reasoning: "",
             parts: ["ToolCall", "ToolCall"],
             toolCalls: [
               { id: "call_parallel_0", name: "weather", arguments: { location: "San Francisco" } },

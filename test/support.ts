@@ -1,18 +1,20 @@
 /**
  * Shared wiring for the cross-package tests: a ProviderServer on loopback and a Chat Completions
- * model pointed at it over real HTTP.
+ * model pointed at it over real HTTP, and a stream consumer to fork and interrupt.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { type LanguageModel, Retry } from "@reins/core"
+import { expect } from "@effect/vitest"
+import { type Chunk, LanguageModel, Retry } from "@reins/core"
 import { OpenAiChat } from "@reins/openai"
 import { ProviderServer } from "@reins/testing"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import * as Stream from "effect/Stream"
 
 /** node:http with a keep-alive pool (the default `NodeHttpClient.layer` agent opens a connection per request). */
 export const nodeHttpKeepAlive: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerWithoutAgent.pipe(
@@ -44,8 +46,35 @@ export const connectionClosed = (server: ProviderServer.ProviderServer, requestI
     Effect.timeoutFail({ duration: millis, onTimeout: () => new Error(`connection of request ${requestId} still open after ${millis} ms`) })
   )
 
-/** Where the recorded provider streams live, when `shared/` is beside the checkout. */
-export const recordedDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../shared/fixtures/recorded")
+/**
+ * Forks a consumer that drains the model stream for `request`, and returns its fiber once the first
+ * chunk has arrived (the first `firstChunk` accepts, when given), or at once with `awaitFirst: false`.
+ */
+export const forkStream = Effect.fn("forkStream")(function*(
+  request: LanguageModel.Request,
+  options: { readonly awaitFirst?: boolean; readonly firstChunk?: (chunk: Chunk.Chunk) => boolean } = {}
+) {
+  const first = yield* Deferred.make<void>()
+  const fiber = yield* LanguageModel.stream(request).pipe(
+    Stream.tap((chunk) => (options.firstChunk?.(chunk) ?? true) ? Deferred.succeed(first, undefined) : Effect.void),
+    Stream.runDrain,
+    Effect.fork
+  )
+  if (options.awaitFirst ?? true) yield* Deferred.await(first)
+  return fiber
+})
 
-/** Whether the recorded streams are present. */
-export const hasRecordings = fs.existsSync(recordedDir)
+/**
+ * Interrupts `fiber`, a consumer of the stream whose request the server recorded as `record`,
+ * checks that it ended interrupted, and waits for the server to see that connection close.
+ */
+export const interruptStream = (
+  server: ProviderServer.ProviderServer,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  record: ProviderServer.RequestRecord
+) =>
+  Effect.gen(function*() {
+    const exit = yield* Fiber.interrupt(fiber)
+    expect(Exit.isInterrupted(exit)).toBe(true)
+    yield* connectionClosed(server, record.id)
+  })

@@ -6,12 +6,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { BodyReader, LanguageModel, Message } from "@reins/core"
 import { OpenAiChat } from "@reins/openai"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { connectionClosed } from "./support.js"
+import { forkStream, interruptStream } from "./support.js"
 
 const transports = [
   { name: "undici", layer: NodeHttpClient.layerUndici, nodeBody: true },
@@ -40,15 +38,8 @@ describe.each(transports)("over the $name transport", ({ layer, nodeBody }) => {
         ChatCompletions.reply({ text: "Hello there" })
       )
       yield* Effect.gen(function*() {
-        const first = yield* Deferred.make<void>()
-        const fiber = yield* LanguageModel.stream({ messages: [Message.user("x")] }).pipe(
-          Stream.tap(() => Deferred.succeed(first, undefined)),
-          Stream.runDrain,
-          Effect.fork
-        )
-        yield* Deferred.await(first)
-        yield* Fiber.interrupt(fiber)
-        yield* connectionClosed(server, server.requests[0].id)
+        const fiber = yield* forkStream({ messages: [Message.user("x")] })
+        yield* interruptStream(server, fiber, server.requests[0])
         const message = yield* LanguageModel.generate({ messages: [Message.user("x")] })
         expect(Message.text(message)).toBe("Hello there")
       }).pipe(Effect.provide(OpenAiChat.layer({ model: "m", apiKey: "sk-test-key", baseUrl: `${server.url}/v1` }).pipe(Layer.provide(layer))))

@@ -3,6 +3,7 @@
  * objects sent as SSE `data:` events, closed by `data: [DONE]`, and OpenAI-style error bodies.
  */
 import * as Script from "./Script.js"
+import { split } from "./Script.js"
 
 /** The fields every chunk repeats. */
 export interface ChunkOptions {
@@ -32,15 +33,8 @@ export const chunk = (
   choices: [{ index: 0, delta, finish_reason: options?.finishReason ?? null }]
 })
 
-/** Splits `text` into pieces of `size` code points (at least one piece, even for ""). */
-export const split = (text: string, size: number = 4): Array<string> => {
-  const step = Math.max(1, Math.floor(size))
-  if (text.length <= step) return [text]
-  const points = Array.from(text)
-  const pieces: Array<string> = []
-  for (let i = 0; i < points.length; i += step) pieces.push(points.slice(i, i + step).join(""))
-  return pieces
-}
+/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+export { split } from "./Script.js"
 
 /** The first event of a stream: the assistant role delta. */
 export const start = (options?: ChunkOptions): Script.Step =>
@@ -144,7 +138,7 @@ export const error = (
   )
 
 /** What `reply` streams. */
-export interface Reply extends ChunkOptions, Script.ScriptOptions {
+export interface Reply extends ChunkOptions, Script.ReplyOptions {
   readonly text?: string
   readonly reasoning?: string
   readonly reasoningField?: "reasoning_content" | "reasoning"
@@ -152,22 +146,14 @@ export interface Reply extends ChunkOptions, Script.ScriptOptions {
   readonly usage?: Usage
   /** Defaults to "tool_calls" when there are tool calls, else "stop". */
   readonly finishReason?: string
-  /** Milliseconds between consecutive events (none by default). */
-  readonly deltaDelay?: number
-  /** Code points per text and reasoning delta (4 by default). */
-  readonly chunkSize?: number
   /** Whether to close with `data: [DONE]` (default true). */
   readonly done?: boolean
 }
 
 /** A whole streamed reply: role, reasoning, text, tool calls, finish reason, usage and [DONE]. */
 export const reply = (options: Reply = {}): Script.Script => {
-  const base: { id?: string; model?: string; created?: number } = {}
-  if (options.id !== undefined) base.id = options.id
-  if (options.model !== undefined) base.model = options.model
-  if (options.created !== undefined) base.created = options.created
-  const splitOptions: { id?: string; model?: string; created?: number; chunkSize?: number } = { ...base }
-  if (options.chunkSize !== undefined) splitOptions.chunkSize = options.chunkSize
+  const base = Script.defined(options, ["id", "model", "created"])
+  const splitOptions = Script.defined(options, ["id", "model", "created", "chunkSize"])
   const events: Array<Script.Step> = [start(base)]
   if (options.reasoning !== undefined) {
     events.push(...reasoning(options.reasoning, { ...splitOptions, field: options.reasoningField ?? "reasoning_content" }))
@@ -180,30 +166,14 @@ export const reply = (options: Reply = {}): Script.Script => {
   events.push(finish(options.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"), base))
   if (options.usage !== undefined) events.push(usage(options.usage, base))
   if (options.done ?? true) events.push(done)
-  const delayMs = options.deltaDelay ?? 0
-  const steps: Array<Script.Step> = []
-  events.forEach((step, i) => {
-    if (i > 0 && delayMs > 0) steps.push(Script.delay(delayMs))
-    steps.push(step)
-  })
-  return Script.make(steps, options)
+  return Script.make(Script.spaced(events, options.deltaDelay), options)
 }
 
 /** Event steps from recorded payload lines (one JSON per line; blank lines skipped), plus `[DONE]` unless `done: false`. */
 export const replayLines = (
   lines: string | ReadonlyArray<string>,
   options?: { readonly done?: boolean }
-): Array<Script.Step> => {
-  const all = typeof lines === "string" ? lines.split(/\r?\n/) : lines
-  const steps: Array<Script.Step> = []
-  for (const line of all) {
-    if (line.trim() === "") continue
-    steps.push(Script.event(line))
-  }
-  if (options?.done ?? true) steps.push(done)
-  return steps
-}
+): Array<Script.Step> => [...Script.replayLines(lines), ...(options?.done ?? true ? [done] : [])]
 
 /** A script sending a recorded raw SSE body as is. */
-export const replayRaw = (body: string | Uint8Array, options?: Script.ScriptOptions): Script.Script =>
-  Script.make([Script.raw(body)], options)
+export const replayRaw = Script.replayRaw

@@ -5,6 +5,7 @@
  * `{ error: { code, message, status } }` bodies.
  */
 import * as Script from "./Script.js"
+import { split } from "./Script.js"
 
 /** The fields every response repeats. */
 export interface ResponseOptions {
@@ -60,15 +61,8 @@ export const event = (
   options?: ResponseOptions & { readonly finishReason?: string; readonly usage?: Usage }
 ): Script.Step => Script.event(response(parts, options))
 
-/** Splits `text` into pieces of `size` code points (at least one piece, even for ""). */
-export const split = (text: string, size: number = 4): Array<string> => {
-  const step = Math.max(1, Math.floor(size))
-  if (text.length <= step) return [text]
-  const points = Array.from(text)
-  const pieces: Array<string> = []
-  for (let i = 0; i < points.length; i += step) pieces.push(points.slice(i, i + step).join(""))
-  return pieces
-}
+/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+export { split } from "./Script.js"
 
 /**
  * Text parts spelling `content`, one event each. A `signature` comes as Gemini streams it: on a
@@ -221,7 +215,7 @@ export const error = (
 ): Script.Script => Script.body(code, { error: errorObject(code, message, options?.status) }, options?.headers)
 
 /** What `reply` streams. */
-export interface Reply extends ResponseOptions, Script.ScriptOptions {
+export interface Reply extends ResponseOptions, Script.ReplyOptions {
   readonly thought?: string
   readonly thoughtSignature?: string
   readonly text?: string
@@ -233,18 +227,11 @@ export interface Reply extends ResponseOptions, Script.ScriptOptions {
   readonly usage?: Usage
   /** "STOP" by default (Gemini says STOP after function calls too). */
   readonly finishReason?: string
-  /** Milliseconds between consecutive events (none by default). */
-  readonly deltaDelay?: number
-  /** Code points per text and thought part (4 by default). */
-  readonly chunkSize?: number
 }
 
 /** A whole streamed reply: thoughts, text, function calls, and the finish event with the usage. */
 export const reply = (options: Reply = {}): Script.Script => {
-  const base: { responseId?: string; modelVersion?: string; chunkSize?: number } = {}
-  if (options.responseId !== undefined) base.responseId = options.responseId
-  if (options.modelVersion !== undefined) base.modelVersion = options.modelVersion
-  if (options.chunkSize !== undefined) base.chunkSize = options.chunkSize
+  const base = Script.defined(options, ["responseId", "modelVersion", "chunkSize"])
   const events: Array<Script.Step> = []
   if (options.thought !== undefined) {
     events.push(...thought(options.thought, options.thoughtSignature !== undefined ? { ...base, signature: options.thoughtSignature } : base))
@@ -257,25 +244,11 @@ export const reply = (options: Reply = {}): Script.Script => {
     else events.push(functionCall(call, base))
   }
   events.push(finish(options.finishReason ?? "STOP", options.usage !== undefined ? { ...base, usage: options.usage } : base))
-  const delayMs = options.deltaDelay ?? 0
-  const steps: Array<Script.Step> = []
-  events.forEach((step, i) => {
-    if (i > 0 && delayMs > 0) steps.push(Script.delay(delayMs))
-    steps.push(step)
-  })
-  return Script.make(steps, options)
+  return Script.make(Script.spaced(events, options.deltaDelay), options)
 }
 
 /** Event steps from recorded `*.chunks.txt` lines (one JSON response per line; blank lines skipped). */
-export const replayLines = (lines: string | ReadonlyArray<string>): Array<Script.Step> => {
-  const all = typeof lines === "string" ? lines.split(/\r?\n/) : lines
-  const steps: Array<Script.Step> = []
-  for (const line of all) {
-    if (line.trim() !== "") steps.push(Script.event(line))
-  }
-  return steps
-}
+export const replayLines = (lines: string | ReadonlyArray<string>): Array<Script.Step> => Script.replayLines(lines)
 
 /** A script sending a recorded raw SSE body as is. */
-export const replayRaw = (body: string | Uint8Array, options?: Script.ScriptOptions): Script.Script =>
-  Script.make([Script.raw(body)], options)
+export const replayRaw = Script.replayRaw

@@ -5,19 +5,13 @@
  * and Anthropic's error bodies `{ type: "error", error: { type, message } }`.
  */
 import * as Script from "./Script.js"
+import { split } from "./Script.js"
 
 const DEFAULT_ID = "msg_reins_test"
 const DEFAULT_MODEL = "reins-test-claude"
 
-/** Splits `text` into pieces of `size` code points (at least one piece, even for ""). */
-export const split = (text: string, size: number = 4): Array<string> => {
-  const step = Math.max(1, Math.floor(size))
-  if (text.length <= step) return [text]
-  const points = Array.from(text)
-  const pieces: Array<string> = []
-  for (let i = 0; i < points.length; i += step) pieces.push(points.slice(i, i + step).join(""))
-  return pieces
-}
+/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+export { split } from "./Script.js"
 
 /** An event named after its `type`, as the Messages API sends every event. */
 export const event = (data: { readonly type: string } & Record<string, unknown>): Script.Step =>
@@ -175,7 +169,7 @@ export const errorBody = (
   Script.body(status, { type: "error", error: { type: options?.type ?? defaultErrorType(status), message } }, options?.headers)
 
 /** What `reply` streams, block by block in this order: thinking, text, tool calls. */
-export interface Reply extends Script.ScriptOptions {
+export interface Reply extends Script.ReplyOptions {
   readonly id?: string
   readonly model?: string
   readonly thinking?: { readonly text: string; readonly signature: string }
@@ -184,20 +178,14 @@ export interface Reply extends Script.ScriptOptions {
   readonly usage?: InputUsage & { readonly output_tokens: number }
   /** Defaults to `tool_use` when there are tool calls, else `end_turn`. */
   readonly stopReason?: string
-  /** Milliseconds between consecutive events (none by default). */
-  readonly deltaDelay?: number
-  /** Code points per text and thinking delta (4 by default). */
-  readonly chunkSize?: number
 }
 
 /** A whole streamed reply: message_start, ping, the blocks, message_delta and message_stop. */
 export const reply = (options: Reply = {}): Script.Script => {
-  const pieces = options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}
-  const start: { id?: string; model?: string; usage?: InputUsage } = {}
-  if (options.id !== undefined) start.id = options.id
-  if (options.model !== undefined) start.model = options.model
-  if (options.usage !== undefined) start.usage = { ...options.usage, output_tokens: 1 }
-  const events: Array<Script.Step> = [messageStart(start), ping]
+  const pieces = Script.defined(options, ["chunkSize"])
+  const start = Script.defined(options, ["id", "model"])
+  const usage = options.usage !== undefined ? { usage: { ...options.usage, output_tokens: 1 } } : {}
+  const events: Array<Script.Step> = [messageStart({ ...start, ...usage }), ping]
   let index = 0
   if (options.thinking !== undefined) events.push(...thinking(index++, options.thinking.text, options.thinking.signature, pieces))
   if (options.text !== undefined) events.push(...text(index++, options.text, pieces))
@@ -207,30 +195,18 @@ export const reply = (options: Reply = {}): Script.Script => {
     messageDelta(options.stopReason ?? (calls.length > 0 ? "tool_use" : "end_turn"), { output_tokens: options.usage?.output_tokens ?? 1 }),
     messageStop
   )
-  const delayMs = options.deltaDelay ?? 0
-  const steps: Array<Script.Step> = []
-  events.forEach((step, i) => {
-    if (i > 0 && delayMs > 0) steps.push(Script.delay(delayMs))
-    steps.push(step)
-  })
-  return Script.make(steps, options)
+  return Script.make(Script.spaced(events, options.deltaDelay), options)
 }
 
 /**
  * Event steps from recorded `*.chunks.txt` payload lines (one JSON per line; blank lines skipped),
  * each sent under the event name of its `type`, as the API does.
  */
-export const replayLines = (lines: string | ReadonlyArray<string>): Array<Script.Step> => {
-  const all = typeof lines === "string" ? lines.split(/\r?\n/) : lines
-  const steps: Array<Script.Step> = []
-  for (const line of all) {
-    if (line.trim() === "") continue
+export const replayLines = (lines: string | ReadonlyArray<string>): Array<Script.Step> =>
+  Script.replayLines(lines, (line) => {
     const type = (JSON.parse(line) as { type?: unknown }).type
-    steps.push(typeof type === "string" ? Script.event(line, { event: type }) : Script.event(line))
-  }
-  return steps
-}
+    return typeof type === "string" ? type : undefined
+  })
 
 /** A script sending a recorded raw SSE body (`sdk-*.txt`, `*.sse`) as is. */
-export const replayRaw = (body: string | Uint8Array, options?: Script.ScriptOptions): Script.Script =>
-  Script.make([Script.raw(body)], options)
+export const replayRaw = Script.replayRaw

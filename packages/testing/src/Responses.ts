@@ -4,11 +4,14 @@
  * `response.output_text.delta`, ..., `response.completed`), output items for messages, reasoning
  * (summaries and encrypted content) and function calls, `error` events, and OpenAI's error bodies.
  */
-import { split } from "./ChatCompletions.js"
 import * as Script from "./Script.js"
+import { split } from "./Script.js"
 
-/** Splits a text into deltas of `size` code points, as the Chat Completions helpers do. */
-export { split } from "./ChatCompletions.js"
+/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+export { split } from "./Script.js"
+
+/** An error response with OpenAI's body `{ error: { message, type, param: null, code } }`, as for Chat Completions. */
+export { error } from "./ChatCompletions.js"
 
 const DEFAULT_ID = "resp_reins_test"
 const DEFAULT_MODEL = "reins-test-model"
@@ -202,7 +205,7 @@ export const functionCall = (call: FunctionCall): Array<Script.Step> => {
 }
 
 /** What `reply` streams, in this order: reasoning, text, function calls. */
-export interface Reply extends ResponseOptions, Script.ScriptOptions {
+export interface Reply extends ResponseOptions, Script.ReplyOptions {
   readonly reasoning?: { readonly summary?: ReadonlyArray<string>; readonly encryptedContent?: string; readonly id?: string }
   readonly text?: string
   readonly phase?: string
@@ -210,21 +213,14 @@ export interface Reply extends ResponseOptions, Script.ScriptOptions {
   readonly usage?: Usage
   /** End with `response.incomplete` and this reason instead of `response.completed`. */
   readonly incomplete?: string
-  /** Milliseconds between consecutive events (none by default). */
-  readonly deltaDelay?: number
-  /** Code points per text and summary delta (4 by default). */
-  readonly chunkSize?: number
 }
 
 /** A whole streamed response: created, in progress, its output items, and its terminal event. */
 export const reply = (options: Reply = {}): Script.Script => {
-  const base: { id?: string; model?: string; createdAt?: number } = {}
-  if (options.id !== undefined) base.id = options.id
-  if (options.model !== undefined) base.model = options.model
-  if (options.createdAt !== undefined) base.createdAt = options.createdAt
+  const base = Script.defined(options, ["id", "model", "createdAt"])
   const events: Array<Script.Step> = [created(base), inProgress(base)]
   let outputIndex = 0
-  const size = options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}
+  const size = Script.defined(options, ["chunkSize"])
   if (options.reasoning !== undefined) {
     events.push(...reasoning({ ...options.reasoning, ...size, outputIndex: outputIndex++ }))
   }
@@ -234,13 +230,7 @@ export const reply = (options: Reply = {}): Script.Script => {
   for (const call of options.toolCalls ?? []) events.push(...functionCall({ ...call, outputIndex: outputIndex++ }))
   const end = options.usage !== undefined ? { ...base, usage: options.usage } : base
   events.push(options.incomplete !== undefined ? incomplete(options.incomplete, end) : completed(end))
-  const delayMs = options.deltaDelay ?? 0
-  const steps: Array<Script.Step> = []
-  events.forEach((step, i) => {
-    if (i > 0 && delayMs > 0) steps.push(Script.delay(delayMs))
-    steps.push(step)
-  })
-  return Script.make(steps, options)
+  return Script.make(Script.spaced(events, options.deltaDelay), options)
 }
 
 const lineType = (line: string): string | undefined => {
@@ -253,20 +243,13 @@ const lineType = (line: string): string | undefined => {
   }
 }
 
-const nonBlank = (lines: string | ReadonlyArray<string>): Array<string> =>
-  (typeof lines === "string" ? lines.split(/\r?\n/) : lines).filter((line) => line.trim() !== "")
-
 /** Event steps from recorded payload lines (one JSON per line, blank lines skipped), each named after its `type`. */
-export const replayLines = (lines: string | ReadonlyArray<string>): Array<Script.Step> =>
-  nonBlank(lines).map((line) => {
-    const type = lineType(line)
-    return type !== undefined ? Script.event(line, { event: type }) : Script.event(line)
-  })
+export const replayLines = (lines: string | ReadonlyArray<string>): Array<Script.Step> => Script.replayLines(lines, lineType)
 
 /** Recorded lines cut into one list per response, at each `response.created` (recordings of a tool loop hold several). */
 export const splitResponses = (lines: string | ReadonlyArray<string>): Array<Array<string>> => {
   const responses: Array<Array<string>> = []
-  for (const line of nonBlank(lines)) {
+  for (const line of Script.recordedLines(lines)) {
     if (lineType(line) === "response.created" || responses.length === 0) responses.push([])
     responses[responses.length - 1].push(line)
   }
@@ -274,20 +257,4 @@ export const splitResponses = (lines: string | ReadonlyArray<string>): Array<Arr
 }
 
 /** A script sending a recorded raw SSE body as is. */
-export const replayRaw = (body: string | Uint8Array, options?: Script.ScriptOptions): Script.Script =>
-  Script.make([Script.raw(body)], options)
-
-const defaultErrorType = (status: number): string =>
-  status === 429 ? "requests" : status >= 500 ? "server_error" : status === 401 ? "authentication_error" : "invalid_request_error"
-
-/** An error response with OpenAI's body `{ error: { message, type, param: null, code } }`. */
-export const error = (
-  status: number,
-  message: string,
-  options?: { readonly type?: string; readonly code?: string | null; readonly headers?: Readonly<Record<string, string>> }
-): Script.Script =>
-  Script.body(
-    status,
-    { error: { message, type: options?.type ?? defaultErrorType(status), param: null, code: options?.code ?? null } },
-    options?.headers
-  )
+export const replayRaw = Script.replayRaw

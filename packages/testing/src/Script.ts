@@ -2,7 +2,8 @@
  * The format-neutral script a `ProviderServer` plays for one request: a status, headers, an
  * optional silence before the headers, and a list of steps (Server-Sent Events, raw bytes, pauses
  * and faults). Provider wire formats (Chat Completions, ...) are built on top of this in their own
- * modules; this one only knows about HTTP and SSE framing.
+ * modules; this one only knows about HTTP and SSE framing, and the format-neutral pieces those
+ * modules share: splitting text into deltas, pacing a reply, and replaying recorded lines or bodies.
  */
 
 /** What the server answers to one request. */
@@ -168,3 +169,64 @@ export const encode = (step: Step): string | Uint8Array | undefined => {
       return undefined
   }
 }
+
+// The pieces the wire-format modules (ChatCompletions, Responses, Messages, Gemini) share.
+
+/** Splits `text` into pieces of `size` code points (at least one piece, even for ""). */
+export const split = (text: string, size: number = 4): Array<string> => {
+  const step = Math.max(1, Math.floor(size))
+  if (text.length <= step) return [text]
+  const points = Array.from(text)
+  const pieces: Array<string> = []
+  for (let i = 0; i < points.length; i += step) pieces.push(points.slice(i, i + step).join(""))
+  return pieces
+}
+
+/** What every format's `reply` takes besides its content: the script options, pacing and delta size. */
+export interface ReplyOptions extends ScriptOptions {
+  /** Milliseconds between consecutive events (none by default). */
+  readonly deltaDelay?: number
+  /** Code points per text delta (text, reasoning, thinking, thought or summary), 4 by default. */
+  readonly chunkSize?: number
+}
+
+/**
+ * The fields of `options` named in `keys` whose values are set, to pass on as options of their own
+ * (with `exactOptionalPropertyTypes`, a field may be absent but not `undefined`).
+ */
+export const defined = <T extends object, K extends keyof T>(options: T, keys: ReadonlyArray<K>): Pick<T, K> => {
+  const picked: Partial<Record<K, unknown>> = {}
+  for (const key of keys) if (options[key] !== undefined) picked[key] = options[key]
+  return picked as Pick<T, K>
+}
+
+/** `steps` with a pause of `ms` milliseconds between consecutive ones (none when `ms` is 0 or absent). */
+export const spaced = (steps: ReadonlyArray<Step>, ms: number | undefined): Array<Step> => {
+  const delayMs = ms ?? 0
+  const out: Array<Step> = []
+  steps.forEach((step, i) => {
+    if (i > 0 && delayMs > 0) out.push(delay(delayMs))
+    out.push(step)
+  })
+  return out
+}
+
+/** The non-blank lines of a recording (a text, split at line ends, or lines already split). */
+export const recordedLines = (lines: string | ReadonlyArray<string>): Array<string> =>
+  (typeof lines === "string" ? lines.split(/\r?\n/) : lines).filter((line) => line.trim() !== "")
+
+/**
+ * One event step per non-blank recorded payload line, each sent as is; `name` gives a line's SSE
+ * `event:` name (none when it is absent or returns `undefined`).
+ */
+export const replayLines = (
+  lines: string | ReadonlyArray<string>,
+  name?: (line: string) => string | undefined
+): Array<Step> =>
+  recordedLines(lines).map((line) => {
+    const eventName = name?.(line)
+    return eventName !== undefined ? event(line, { event: eventName }) : event(line)
+  })
+
+/** A script sending a recorded raw SSE body as is. */
+export const replayRaw = (body: string | Uint8Array, options?: ScriptOptions): Script => make([raw(body)], options)
