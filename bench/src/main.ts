@@ -169,7 +169,7 @@ const measureThroughput = async (body: string, expected: string, run: () => Prom
     if (text !== expected) throw new Error("the stream did not assemble to the expected text")
     return { rate: DELTAS / seconds, cpu: (used.user + used.system) / DELTAS }
   }
-  for (let i = 0; i < 3; i++) await once() // warm up: let the JIT settle before measuring
+  for (let i = 0; i < 10; i++) await once() // warm up: let the JIT settle before measuring
   for (let i = 0; i < THROUGHPUT_RUNS; i++) {
     gc()
     const sample = await once()
