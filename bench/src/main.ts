@@ -55,10 +55,9 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
 // --- Scenario: interrupt-to-close --------------------------------------------------------------
 
-const reinsInterrupt = async (transport: Transport): Promise<number> => {
-  server.enqueue(stalled())
-  const record = server.nextRequest()
-  const start = await runtimes[transport].runPromise(Effect.gen(function*() {
+/** Streams until the first chunk, interrupts the consumer, and returns when that was on `clock`. */
+const streamThenInterrupt = (clock: () => number) =>
+  Effect.gen(function*() {
     const first = yield* Deferred.make<void>()
     const fiber = yield* LanguageModel.stream({ messages: [Message.user("go")] }).pipe(
       Stream.tap(() => Deferred.succeed(first, undefined)),
@@ -66,10 +65,15 @@ const reinsInterrupt = async (transport: Transport): Promise<number> => {
       Effect.fork
     )
     yield* Deferred.await(first)
-    const start = performance.now()
+    const start = clock()
     yield* Fiber.interrupt(fiber)
     return start
-  }))
+  })
+
+const reinsInterrupt = async (transport: Transport): Promise<number> => {
+  server.enqueue(stalled())
+  const record = server.nextRequest()
+  const start = await runtimes[transport].runPromise(streamThenInterrupt(() => performance.now()))
   return (await server.connectionClosed((await record).id)) - start
 }
 
@@ -114,18 +118,7 @@ const interruptToRemoteClose = async () => {
     "node:http": ManagedRuntime.make(remoteModel.pipe(Layer.provide(transportLayers["node:http"])))
   }
   const reins = async (transport: Transport) => {
-    const start = await remoteRuntimes[transport].runPromise(Effect.gen(function*() {
-      const first = yield* Deferred.make<void>()
-      const fiber = yield* LanguageModel.stream({ messages: [Message.user("go")] }).pipe(
-        Stream.tap(() => Deferred.succeed(first, undefined)),
-        Stream.runDrain,
-        Effect.fork
-      )
-      yield* Deferred.await(first)
-      const start = RemoteServer.now()
-      yield* Fiber.interrupt(fiber)
-      return start
-    }))
+    const start = await remoteRuntimes[transport].runPromise(streamThenInterrupt(RemoteServer.now))
     return (await remote.nextClose()) - start
   }
   const fetchOnce = async () => {
