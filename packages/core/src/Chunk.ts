@@ -86,12 +86,3 @@ export type Chunk =
   | ToolCallEnd
   | UsageChunk
   | Finish
-
-/** A text delta. */
-export const textDelta = (text: string): TextDelta => ({ _tag: "TextDelta", text })
-
-/** A reasoning delta. */
-export const reasoningDelta = (text: string): ReasoningDelta => ({ _tag: "ReasoningDelta", text })
-
-/** A finish chunk. */
-export const finish = (reason: StopReason, raw?: string): Finish => ({ _tag: "Finish", reason, raw })
