@@ -5,7 +5,7 @@
  * once, and the partial answer stays in the conversation, so the next prompt continues it. Ctrl-C
  * at the prompt, or Ctrl-D, exits.
  *
- *   node --conditions=@reins/source --import tsx examples/chat.ts [--provider openai|kimi|local]
+ *   npm run chat -- [--provider openai|kimi|local]
  *     [--model NAME] [--base-url URL]
  *
  * The provider is picked from the flags, else from the key present (MOONSHOT_API_KEY for Kimi,
