@@ -1,0 +1,68 @@
+/**
+ * A `LanguageModel` that answers from a script of chunk lists, with no HTTP at all: for testing
+ * code that uses a model (a turn, a tool, a UI) where the wire does not matter. Requests are
+ * recorded so a test can check what was asked.
+ */
+import { type Chunk, LanguageModel, ProviderError } from "@reins/core"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+
+/** One scripted answer: chunks to emit, or any stream of chunks (one that fails, stalls, ...). */
+export type Answer = ReadonlyArray<Chunk.Chunk> | Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>
+
+/** A scripted model and what it was asked. */
+export interface ScriptedModel {
+  readonly service: LanguageModel.Service
+  /** Every request, in order. */
+  readonly requests: ReadonlyArray<LanguageModel.Request>
+}
+
+/**
+ * Builds a scripted model answering requests in order; a request past the end of the script fails
+ * with a `StatusError` that says so.
+ *
+ * @example
+ * const model = ScriptedModel.make([[{ _tag: "TextDelta", text: "Hi" }, { _tag: "Finish", reason: "stop" }]])
+ * Turn.run(options).pipe(Effect.provideService(LanguageModel.LanguageModel, model.service))
+ */
+export const make = (answers: ReadonlyArray<Answer>, options?: { readonly model?: string }): ScriptedModel => {
+  const requests: Array<LanguageModel.Request> = []
+  const service: LanguageModel.Service = {
+    provider: "scripted",
+    model: options?.model ?? "scripted-model",
+    stream: (request) =>
+      Stream.suspend(() => {
+        const answer = answers[requests.length]
+        requests.push(request)
+        if (answer === undefined) {
+          return Stream.fail(
+            new ProviderError.StatusError({ provider: "scripted", status: 500, body: `no scripted answer for request ${requests.length}` })
+          )
+        }
+        return Array.isArray(answer) ? Stream.fromIterable(answer) : answer as Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>
+      })
+  }
+  return { service, requests }
+}
+
+/** The scripted model as a layer. */
+export const layer = (answers: ReadonlyArray<Answer>, options?: { readonly model?: string }): Layer.Layer<LanguageModel.LanguageModel> =>
+  Layer.succeed(LanguageModel.LanguageModel, make(answers, options).service)
+
+/** Chunks of a plain text answer that finishes normally. */
+export const text = (content: string): ReadonlyArray<Chunk.Chunk> => [
+  { _tag: "TextDelta", text: content },
+  { _tag: "Finish", reason: "stop", raw: "stop" }
+]
+
+/** Chunks of an answer that calls one tool with `args`. */
+export const toolCall = (id: string, name: string, args: unknown): ReadonlyArray<Chunk.Chunk> => [
+  { _tag: "ToolCallStart", index: 0, id, name },
+  { _tag: "ToolCallDelta", index: 0, delta: JSON.stringify(args) },
+  { _tag: "ToolCallEnd", index: 0 },
+  { _tag: "Finish", reason: "tool-calls", raw: "tool_calls" }
+]
+
+/** Never answers: a model thinking forever, to stop. */
+export const silent: Stream.Stream<Chunk.Chunk> = Stream.never
+
