@@ -86,26 +86,32 @@ const fetchInterrupt = async (): Promise<number> => {
   return (await server.connectionClosed((await record).id)) - start
 }
 
-const interruptToClose = async () => {
+type InterruptSummaries = Record<"fetch" | Transport, Summary>
+
+/**
+ * Runs every client once a round, interleaved so that each sees the same machine state: 50 warm-up
+ * rounds, then `INTERRUPTS` measured ones.
+ */
+const interleaved = async (
+  reins: (transport: Transport) => Promise<number>,
+  fetchOnce: () => Promise<number>
+): Promise<InterruptSummaries> => {
   const samples: Record<"fetch" | Transport, Array<number>> = { fetch: [], undici: [], "node:http": [] }
   const round = async (record: boolean) => {
     for (const transport of transports) {
-      const sample = await reinsInterrupt(transport)
+      const sample = await reins(transport)
       if (record) samples[transport].push(sample)
     }
-    const sample = await fetchInterrupt()
+    const sample = await fetchOnce()
     if (record) samples.fetch.push(sample)
   }
-  for (let i = 0; i < 50; i++) await round(false) // warm up
+  for (let i = 0; i < 50; i++) await round(false)
   gc()
-  // Interleaved so that every client sees the same machine state.
   for (let i = 0; i < INTERRUPTS; i++) await round(true)
-  return {
-    fetch: summarize(samples.fetch),
-    undici: summarize(samples.undici),
-    "node:http": summarize(samples["node:http"])
-  }
+  return { fetch: summarize(samples.fetch), undici: summarize(samples.undici), "node:http": summarize(samples["node:http"]) }
 }
+
+const interruptToClose = () => interleaved(reinsInterrupt, fetchInterrupt)
 
 // --- Scenario: interrupt-to-close, the server in another thread ---------------------------------
 
@@ -127,19 +133,10 @@ const interruptToRemoteClose = async () => {
     abort()
     return (await remote.nextClose()) - start
   }
-  const samples: Record<"fetch" | Transport, Array<number>> = { fetch: [], undici: [], "node:http": [] }
-  for (let i = 0; i < INTERRUPTS + 50; i++) {
-    const record = i >= 50
-    for (const transport of transports) {
-      const sample = await reins(transport)
-      if (record) samples[transport].push(sample)
-    }
-    const sample = await fetchOnce()
-    if (record) samples.fetch.push(sample)
-  }
+  const result = await interleaved(reins, fetchOnce)
   for (const runtime of Object.values(remoteRuntimes)) await runtime.dispose()
   await remote.close()
-  return { fetch: summarize(samples.fetch), undici: summarize(samples.undici), "node:http": summarize(samples["node:http"]) }
+  return result
 }
 
 // --- Scenario: throughput -----------------------------------------------------------------------
@@ -202,26 +199,25 @@ await server.close()
 
 const row = (name: string, s: Summary, base: Summary) =>
   `| ${name} | ${fmt(s.median, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${fmt(s.max, 3)} | ${fmt(s.median / base.median)}x |`
+const interruptTable = (title: string, result: InterruptSummaries) => [
+  title,
+  "",
+  "| client | median | p90 | p99 | max | median vs fetch |",
+  "| --- | --- | --- | --- | --- | --- |",
+  row("raw fetch + AbortController", result.fetch, result.fetch),
+  row("Reins OpenAiChat on undici, Fiber.interrupt", result.undici, result.fetch),
+  row("Reins OpenAiChat on node:http, Fiber.interrupt", result["node:http"], result.fetch),
+  ""
+]
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`
 const table = [
   `Machine: ${machine}`,
   "",
-  `Interrupt to server-side close, stalled stream, ms (${INTERRUPTS} runs each, interleaved)`,
-  "",
-  "| client | median | p90 | p99 | max | median vs fetch |",
-  "| --- | --- | --- | --- | --- | --- |",
-  row("raw fetch + AbortController", interrupt.fetch, interrupt.fetch),
-  row("Reins OpenAiChat on undici, Fiber.interrupt", interrupt.undici, interrupt.fetch),
-  row("Reins OpenAiChat on node:http, Fiber.interrupt", interrupt["node:http"], interrupt.fetch),
-  "",
-  `Interrupt to close seen by a server in a worker thread (its own event loop, as a remote provider), ms (${INTERRUPTS} runs each, interleaved)`,
-  "",
-  "| client | median | p90 | p99 | max | median vs fetch |",
-  "| --- | --- | --- | --- | --- | --- |",
-  row("raw fetch + AbortController", remoteInterrupt.fetch, remoteInterrupt.fetch),
-  row("Reins OpenAiChat on undici, Fiber.interrupt", remoteInterrupt.undici, remoteInterrupt.fetch),
-  row("Reins OpenAiChat on node:http, Fiber.interrupt", remoteInterrupt["node:http"], remoteInterrupt.fetch),
-  "",
+  ...interruptTable(`Interrupt to server-side close, stalled stream, ms (${INTERRUPTS} runs each, interleaved)`, interrupt),
+  ...interruptTable(
+    `Interrupt to close seen by a server in a worker thread (its own event loop, as a remote provider), ms (${INTERRUPTS} runs each, interleaved)`,
+    remoteInterrupt
+  ),
   `Throughput, ${DELTAS.toLocaleString("en")}-delta text stream of each format to assembled text (median of ${THROUGHPUT_RUNS})`,
   "",
   "| format | client | events/s | CPU µs/event | vs fetch |",
