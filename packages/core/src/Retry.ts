@@ -59,8 +59,15 @@ export const stream = <A>(
 ): Stream.Stream<A, ProviderError> =>
   policy.maxRetries <= 0
     ? Stream.suspend(attempt)
-    : Stream.unwrap(Effect.map(Schedule.driver(schedule(policy)), (driver) => {
+    : Stream.suspend(() => {
       let emitted = false
+      // Made on the first failure only: most calls never need it.
+      let driver: Schedule.ScheduleDriver<ProviderError, ProviderError> | undefined
+      const backoff = (error: ProviderError) =>
+        Effect.flatMap(
+          driver === undefined ? Effect.tap(Schedule.driver(schedule(policy)), (made) => void (driver = made)) : Effect.succeed(driver),
+          (made) => made.next(error)
+        )
       const run = (): Stream.Stream<A, ProviderError> =>
         Stream.suspend(attempt).pipe(
           Stream.mapChunks((chunk) => {
@@ -70,11 +77,11 @@ export const stream = <A>(
           Stream.catchAll((error) =>
             emitted
               ? Stream.fail(error)
-              : Stream.unwrap(Effect.match(driver.next(error), {
+              : Stream.unwrap(Effect.match(backoff(error), {
                 onFailure: () => Stream.fail(error),
                 onSuccess: run
               }))
           )
         )
       return run()
-    }))
+    })
