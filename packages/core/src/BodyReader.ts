@@ -53,12 +53,15 @@ export const decode = <A, E>(
     readonly onDecodeError: (thrown: unknown) => E
     /** Fails with `onIdle()` when the body sends nothing for this long. */
     readonly idleTimeout?: Duration.Duration | undefined
+    /** What restarts the idle clock: any bytes read (the default), or only bytes that decoded to values. */
+    readonly idleResetBy?: "bytes" | "values" | undefined
     readonly onIdle?: (() => E) | undefined
   }
 ): Stream.Stream<A, E> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const clock = yield* Effect.clock
     let lastActivity = clock.unsafeCurrentTimeMillis()
+    const valuesOnly = options.idleResetBy === "values"
     let idled = false
     let ended = false
     let done = false
@@ -100,8 +103,8 @@ export const decode = <A, E>(
       try {
         let bytes: Uint8Array | null
         while ((bytes = readable.read()) !== null) {
-          lastActivity = clock.unsafeCurrentTimeMillis()
           options.decode(bytes, out)
+          if (!valuesOnly || out.length > 0) lastActivity = clock.unsafeCurrentTimeMillis()
         }
         if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
         if (failure !== undefined) return Effect.fail(Option.some(options.onBodyError(failure.cause)))

@@ -25,12 +25,20 @@ import * as Sse from "./Sse.js"
 export interface Timeouts {
   /** From sending the request to the response headers. Default 10 minutes: reasoning models think first. */
   readonly headers?: Duration.DurationInput | undefined
-  /** The longest silence inside the body (keep-alive comments count as activity). Default 5 minutes. */
+  /** The longest silence inside the body. Default 5 minutes. */
   readonly idle?: Duration.DurationInput | undefined
+  /**
+   * What ends a silence for `idle`: any bytes (`"bytes"`, the default, so keep-alive comments and
+   * pings count), or only chunks the stream emits (`"chunks"`), for a server that keeps a dead
+   * generation alive with pings.
+   */
+  readonly idleResetBy?: "bytes" | "chunks" | undefined
+  /** The whole call, retries and backoff included; failing with `TotalTimeout`. No limit by default. */
+  readonly total?: Duration.DurationInput | undefined
 }
 
 /** The defaults, generous enough for a reasoning model that thinks for minutes. */
-export const defaultTimeouts = { headers: "10 minutes", idle: "5 minutes" } as const satisfies Timeouts
+export const defaultTimeouts = { headers: "10 minutes", idle: "5 minutes", idleResetBy: "bytes" } as const satisfies Timeouts
 
 /** What a provider says about the request it streams. */
 export interface Options {
@@ -103,15 +111,32 @@ export const retryAfter = (headers: Headers.Headers, now: number = Date.now()): 
 const CONTEXT_OVERFLOW =
   /context[_ ]length|context window|maximum context|prompt is too long|too many (input )?tokens|input token count|exceeds the (maximum|model)/i
 
-/** The `message` of the common JSON error bodies: `{ error: { message } }`, `{ message }`, `{ error: "..." }`. */
-const providerMessage = (body: string): string | undefined => {
+const parseBody = (body: string): any => {
   try {
-    const json = JSON.parse(body) as any
-    const error = Array.isArray(json) ? json[0]?.error : json?.error ?? json
-    if (typeof error === "string") return error
-    if (typeof error?.message === "string") return error.message
+    return JSON.parse(body)
   } catch {
-    // not JSON: the excerpt says enough
+    return undefined // not JSON: the excerpt says enough
+  }
+}
+
+/** The error object of the common JSON error bodies: `{ error: ... }`, `[{ error: ... }]` or the body itself. */
+const errorObject = (json: any): any => Array.isArray(json) ? json[0]?.error : json?.error ?? json
+
+/** The `message` of the common JSON error bodies: `{ error: { message } }`, `{ message }`, `{ error: "..." }`. */
+const providerMessage = (error: any): string | undefined =>
+  typeof error === "string" ? error : typeof error?.message === "string" ? error.message : undefined
+
+const PROTO_DURATION = /^(\d+(?:\.\d+)?)s$/
+
+/**
+ * The wait a Google API error asks for in its body (`details[]` of type `google.rpc.RetryInfo`,
+ * `retryDelay` as a protobuf duration such as `"39s"`), which Gemini sends instead of `Retry-After`.
+ */
+const retryInfoDelay = (error: any): Duration.Duration | undefined => {
+  if (!Array.isArray(error?.details)) return undefined
+  for (const detail of error.details) {
+    const match = typeof detail?.retryDelay === "string" ? PROTO_DURATION.exec(detail.retryDelay) : null
+    if (match !== null) return Duration.millis(Math.round(Number(match[1]) * 1000))
   }
   return undefined
 }
@@ -123,13 +148,14 @@ export const statusError = (
   headers: Headers.Headers,
   body: string
 ): ProviderError.ProviderError => {
+  const error = errorObject(parseBody(body))
   const fields = {
     provider,
     status,
     requestId: requestId(headers),
-    retryAfter: retryAfter(headers),
+    retryAfter: retryAfter(headers) ?? retryInfoDelay(error),
     body: ProviderError.excerpt(body, 2048),
-    providerMessage: providerMessage(body)
+    providerMessage: providerMessage(error)
   }
   if (status === 401 || status === 403) return new ProviderError.AuthenticationError(fields)
   if (status === 429) return new ProviderError.RateLimited(fields)
@@ -152,8 +178,19 @@ const readErrorBody = (response: HttpClientResponse.HttpClientResponse): Effect.
 const brokenBody = (provider: string, cause: unknown) =>
   new ProviderError.ConnectionError({ provider, message: `the response body broke off: ${errorMessage(cause)}`, cause })
 
+/** The error codes undici and node:http give when a TCP connection is not made in time. */
+const CONNECT_TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"])
+
+const errorCode = (cause: unknown): unknown => (cause as { code?: unknown } | undefined)?.code ?? (cause as { cause?: { code?: unknown } } | undefined)?.cause?.code
+
 const connectionError = (provider: string) => (error: HttpClientError.HttpClientError) =>
-  error.reason === "Transport"
+  error.reason === "Transport" && CONNECT_TIMEOUT_CODES.has(errorCode(error.cause) as string)
+    ? new ProviderError.ConnectTimeout({
+      provider,
+      message: `could not connect to ${error.request.url} in time: ${errorMessage(error.cause)}`,
+      cause: error.cause
+    })
+    : error.reason === "Transport"
     ? new ProviderError.ConnectionError({
       provider,
       message: `could not reach ${error.request.url}: ${errorMessage(error.cause)}`,
@@ -212,7 +249,18 @@ export const chunks = (
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder
 ): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
-  Retry.stream(options.retry ?? Retry.defaultPolicy, () => attempt(client, request, options, decoder))
+  withTotalTimeout(
+    Retry.stream(options.retry ?? Retry.defaultPolicy, () => attempt(client, request, options, decoder)),
+    options
+  )
+
+/** Fails the stream with `TotalTimeout` once `timeouts.total` has passed, wherever it is. */
+const withTotalTimeout = (stream: Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>, options: Options) => {
+  const total = options.timeouts?.total
+  if (total === undefined) return stream
+  const timeout = Duration.decode(total)
+  return Stream.interruptWhen(stream, Effect.zipRight(Effect.sleep(timeout), Effect.fail(new ProviderError.TotalTimeout({ provider: options.provider, timeout }))))
+}
 
 const attempt = (
   client: HttpClient.HttpClient,
@@ -225,6 +273,7 @@ const attempt = (
       const { provider } = options
       const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
       const onIdle = () => new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
+      const resetBy = options.timeouts?.idleResetBy ?? defaultTimeouts.idleResetBy
       const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
       const sse = new Sse.SseDecoder({ provider, ...options.sse })
       // SSE framing and event decoding run inside one pull, in plain loops over whole reads.
@@ -244,6 +293,7 @@ const attempt = (
           onBodyError: (cause) => brokenBody(provider, cause),
           onDecodeError: (thrown) => decodeFailure(provider, thrown),
           idleTimeout,
+          idleResetBy: resetBy === "chunks" ? "values" : "bytes",
           onIdle
         })
       }
@@ -258,13 +308,16 @@ const attempt = (
           return Stream.concat(Stream.fromChunk(EffectChunk.unsafeFromArray(out)), Stream.fail(decodeFailure(provider, error)))
         }
       }
-      return response.stream.pipe(
-        Stream.mapError(connectionError(provider)),
-        Stream.timeoutFail(onIdle, idleTimeout),
-        Stream.chunks,
-        Stream.flatMap((batch) => run((out) => { for (const bytes of batch) feed(bytes, out) })),
-        Stream.concat(Stream.suspend(() => run(end)))
-      )
+      const decoded = (bytes: Stream.Stream<Uint8Array, ProviderError.ProviderError>) =>
+        bytes.pipe(
+          Stream.chunks,
+          Stream.flatMap((batch) => run((out) => { for (const piece of batch) feed(piece, out) })),
+          Stream.concat(Stream.suspend(() => run(end)))
+        )
+      const body = Stream.mapError(response.stream, connectionError(provider))
+      return resetBy === "chunks"
+        ? Stream.timeoutFail(decoded(body), onIdle, idleTimeout)
+        : decoded(Stream.timeoutFail(body, onIdle, idleTimeout))
     })
   )
 

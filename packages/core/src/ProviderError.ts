@@ -42,6 +42,33 @@ export class IdleTimeout extends Data.TaggedError("IdleTimeout")<{
   }
 }
 
+/** The transport could not open a TCP connection within its connect timeout. */
+export class ConnectTimeout extends Data.TaggedError("ConnectTimeout")<{
+  readonly provider: string
+  readonly message: string
+  readonly cause?: unknown
+}> {
+  get retryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The whole call, retries included, took longer than its total limit. Not retryable: the limit is
+ * the caller's deadline, and a retry could only pass it.
+ */
+export class TotalTimeout extends Data.TaggedError("TotalTimeout")<{
+  readonly provider: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message() {
+    return `${this.provider}: the call took longer than ${String(this.timeout)}`
+  }
+  get retryable(): boolean {
+    return false
+  }
+}
+
 /** What every HTTP status error carries. */
 interface StatusFields {
   readonly provider: string
@@ -142,8 +169,10 @@ export class EmptyResponse extends Data.TaggedError("EmptyResponse")<{
 /** Any failure of a provider call. */
 export type ProviderError =
   | ConnectionError
+  | ConnectTimeout
   | HeadersTimeout
   | IdleTimeout
+  | TotalTimeout
   | StatusError
   | RateLimited
   | AuthenticationError

@@ -44,6 +44,27 @@ describe("HttpStream.statusError", () => {
     expect(error.body.startsWith("<html>")).toBe(true)
     expect(error.providerMessage).toBeUndefined()
   })
+
+  it("reads the wait from a Google RetryInfo detail when there is no Retry-After header", () => {
+    const body = JSON.stringify([{
+      error: {
+        code: 429,
+        message: "Resource has been exhausted (e.g. check quota).",
+        status: "RESOURCE_EXHAUSTED",
+        details: [
+          { "@type": "type.googleapis.com/google.rpc.QuotaFailure", violations: [] },
+          { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "1.5s" }
+        ]
+      }
+    }])
+    const error = HttpStream.statusError("google", 429, headers({}), body)
+    if (error._tag !== "RateLimited") throw new Error(error._tag)
+    expect(Duration.toMillis(error.retryAfter!)).toBe(1500)
+    expect(error.providerMessage).toBe("Resource has been exhausted (e.g. check quota).")
+    const withHeader = HttpStream.statusError("google", 429, headers({ "retry-after": "3" }), body)
+    if (withHeader._tag !== "RateLimited") throw new Error(withHeader._tag)
+    expect(Duration.toMillis(withHeader.retryAfter!)).toBe(3000)
+  })
 })
 
 describe("HttpStream.retryAfter", () => {
