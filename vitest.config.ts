@@ -1,11 +1,35 @@
 import { defineConfig } from "vitest/config"
 
-export default defineConfig({
+const shared = {
   resolve: { conditions: ["@reins/source"] },
-  ssr: { resolve: { conditions: ["@reins/source"] } },
+  ssr: { resolve: { conditions: ["@reins/source"] } }
+}
+
+export default defineConfig({
+  ...shared,
   test: {
-    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 30_000
+    hookTimeout: 30_000,
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: "library",
+          include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+          sequence: { groupOrder: 0 }
+        }
+      },
+      {
+        // The examples drive a browser and a terminal and time what the user sees: they run after
+        // the library's tests, one file at a time, so that those do not compete for the CPU.
+        ...shared,
+        test: {
+          name: "examples",
+          include: ["examples/**/*.test.ts"],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 }
+        }
+      }
+    ]
   }
 })

@@ -5,9 +5,9 @@
  * connection closes in turn. Two hops, one interruption, and the conversation (kept in memory
  * across requests) goes on with the partial answer marked `interrupted`.
  *
- * The model is a local ProviderServer over real HTTP: the first prompt of a conversation gets a
+ * The model is a local ProviderServer over real HTTP: a question (a prompt ending in "?") gets a
  * reasoning model that reasons for a moment and then thinks in silence for a minute (press Stop);
- * later prompts get a quick answer.
+ * anything else gets a quick answer.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -56,11 +56,11 @@ const toPageEvent = (event: Turn.TurnEvent): PageEvent | undefined => {
 const encoder = new TextEncoder()
 const sse = (event: PageEvent): Uint8Array => encoder.encode(`data: ${JSON.stringify(event)}\n\n`)
 
-/** The provider's script: a reasoning model that stalls on a conversation's first prompt, a quick answer after. */
+/** The provider's script: a question (a prompt ending in "?") makes a reasoning model think for a minute; anything else gets a quick answer. */
 const script = (request: ProviderServer.RequestRecord): Script.Script => {
-  const messages = (request.json as { messages?: ReadonlyArray<{ role?: string }> } | undefined)?.messages ?? []
-  const prompts = messages.filter((message) => message.role === "user").length
-  if (prompts <= 1) {
+  const messages = (request.json as { messages?: ReadonlyArray<{ role?: string; content?: unknown }> } | undefined)?.messages ?? []
+  const prompt = messages.filter((message) => message.role === "user").at(-1)?.content
+  if (typeof prompt === "string" && prompt.trimEnd().endsWith("?")) {
     return {
       steps: [
         ChatCompletions.start(),
@@ -250,7 +250,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     Effect.gen(function*() {
       const chat = yield* make({ port: 3000 })
       yield* Console.log(`Web chat on ${chat.url} (model: a local ProviderServer on ${chat.provider.url}).`)
-      yield* Console.log("The first prompt makes the model think for a minute: press Stop. Ctrl-C to quit.")
+      yield* Console.log("A question (ending in ?) makes the model think for a minute: press Stop. Ctrl-C to quit.")
       return yield* Effect.never
     }).pipe(Effect.scoped)
   )
