@@ -58,7 +58,9 @@ export class SseDecoder {
   private afterCR = false
   /** Some text has been seen, so a U+FEFF is no longer a BOM. */
   private started = false
-  private data: Array<string> = []
+  /** The event's `data` lines: nearly every event has exactly one, so only a second allocates an array. */
+  private data: string | undefined = undefined
+  private moreData: Array<string> | undefined = undefined
   private dataSize = 0
   private eventType = ""
   private lastEventId: string | undefined = undefined
@@ -92,8 +94,7 @@ export class SseDecoder {
     this.pendingSize = 0
     this.afterCR = false
     this.started = false
-    this.data = []
-    this.dataSize = 0
+    this.clearData()
     this.eventType = ""
     this.lastEventId = undefined
     this.retry = undefined
@@ -156,6 +157,8 @@ export class SseDecoder {
 
   private line(line: string, out: Array<SseEvent>) {
     if (line.length === 0) return this.dispatch(out)
+    // Almost every line is a `data:` line: take its value without slicing out the field name.
+    if (line.startsWith("data:")) return this.addData(line.charCodeAt(5) === SPACE ? line.slice(6) : line.slice(5))
     const colon = line.indexOf(":")
     if (colon === 0) return
     let field: string
@@ -169,11 +172,7 @@ export class SseDecoder {
     }
     switch (field) {
       case "data":
-        this.data.push(value)
-        // The "+ 1" counts the LF that joins this line to the next.
-        this.dataSize += value.length + 1
-        this.checkSize()
-        return
+        return this.addData(value)
       case "event":
         this.eventType = value
         return
@@ -186,16 +185,29 @@ export class SseDecoder {
     }
   }
 
+  private addData(value: string) {
+    if (this.data === undefined) this.data = value
+    else (this.moreData ??= [this.data]).push(value)
+    // The "+ 1" counts the LF that joins this line to the next.
+    this.dataSize += value.length + 1
+    this.checkSize()
+  }
+
+  private clearData() {
+    this.data = undefined
+    this.moreData = undefined
+    this.dataSize = 0
+  }
+
   private dispatch(out: Array<SseEvent>) {
-    if (this.data.length > 0) {
+    if (this.data !== undefined) {
       out.push({
         event: this.eventType === "" ? "message" : this.eventType,
-        data: this.data.length === 1 ? this.data[0] : this.data.join("\n"),
+        data: this.moreData === undefined ? this.data : this.moreData.join("\n"),
         id: this.lastEventId,
         retry: this.retry
       })
-      this.data = []
-      this.dataSize = 0
+      this.clearData()
     }
     this.eventType = ""
   }
@@ -203,7 +215,7 @@ export class SseDecoder {
   /** The start of the event being built (its data, then its unfinished line), for an error excerpt. */
   private head(): string {
     let head = ""
-    for (const piece of this.data) {
+    for (const piece of this.moreData ?? (this.data === undefined ? [] : [this.data])) {
       head += piece + "\n"
       if (head.length > EXCERPT_SIZE) return head.slice(0, EXCERPT_SIZE)
     }
@@ -223,8 +235,7 @@ export class SseDecoder {
     })
     this.pending = []
     this.pendingSize = 0
-    this.data = []
-    this.dataSize = 0
+    this.clearData()
     throw error
   }
 }
