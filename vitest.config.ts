@@ -26,7 +26,7 @@ export default defineConfig({
         test: {
           name: "examples",
           include: ["examples/**/*.test.ts"],
-          fileParallelism: false,
+          poolOptions: { forks: { singleFork: true } },
           sequence: { groupOrder: 1 }
         }
       }
