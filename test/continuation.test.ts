@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Formats from "../bench/src/formats.js"
 import { connectionClosed } from "./support.js"
+import { conversationProblems, requestProblems, type WireFormat } from "./validity.js"
 
 const clock = Tool.make("clock", {
   parameters: Schema.Struct({ tz: Schema.String }),
@@ -65,56 +66,6 @@ const cutAfter = (script: Script.Script, events: number): Script.Script => {
   return { ...script, steps: [...steps, Script.stall()] }
 }
 
-/** What each provider's next request must hold: every call answered, nothing empty or unsigned. */
-const checks: Record<string, (body: any) => void> = {
-  "Chat Completions": (body) => {
-    const pending = new Set<string>()
-    for (const message of body.messages) {
-      if (message.role === "tool") expect(pending.delete(message.tool_call_id)).toBe(true)
-      else expect(pending.size).toBe(0)
-      if (message.role === "assistant") {
-        expect(message.content !== "" || message.tool_calls?.length > 0 || message.reasoning_content).toBeTruthy()
-        for (const call of message.tool_calls ?? []) pending.add(call.id)
-      }
-    }
-    expect(pending.size).toBe(0)
-  },
-  "OpenAI Responses": (body) => {
-    const pending = new Set<string>()
-    for (const item of body.input) {
-      if (item.type === "function_call") pending.add(item.call_id)
-      else if (item.type === "function_call_output") expect(pending.delete(item.call_id)).toBe(true)
-      else expect(pending.size).toBe(0)
-      if (item.type === "reasoning") expect(item.encrypted_content).toBeTruthy()
-    }
-    expect(pending.size).toBe(0)
-  },
-  "Anthropic Messages": (body) => {
-    let pending = new Set<string>()
-    for (const message of body.messages) {
-      expect(message.content.length).toBeGreaterThan(0)
-      for (const block of message.content) {
-        if (block.type === "tool_result") expect(pending.delete(block.tool_use_id)).toBe(true)
-        if (block.type === "thinking") expect(block.signature).toBeTruthy()
-        if (block.type === "text") expect(block.text).not.toBe("")
-      }
-      expect(pending.size).toBe(0)
-      pending = new Set(message.content.filter((block: any) => block.type === "tool_use").map((block: any) => block.id))
-    }
-    expect(pending.size).toBe(0)
-  },
-  Gemini: (body) => {
-    let pending = 0
-    for (const content of body.contents) {
-      expect(content.parts.length).toBeGreaterThan(0)
-      const responses = content.parts.filter((part: any) => part.functionResponse !== undefined).length
-      expect(responses).toBe(pending)
-      pending = content.parts.filter((part: any) => part.functionCall !== undefined).length
-    }
-    expect(pending).toBe(0)
-  }
-}
-
 describe.each(Formats.formats(1))("a turn on $name stopped mid-reasoning", (format) => {
   it.scopedLive("continues with a request the provider accepts", () =>
     Effect.gen(function*() {
@@ -141,7 +92,8 @@ describe.each(Formats.formats(1))("a turn on $name stopped mid-reasoning", (form
 
         const result = yield* Turn.run({ conversation, input: "Go on", toolkit })
         expect(result.stopReason).toBe("stop")
-        checks[format.name](server.requests[2].json)
+        expect(requestProblems[format.name as WireFormat](server.requests[2].json)).toEqual([])
+        expect(conversationProblems(yield* SubscriptionRef.get(conversation))).toEqual([])
       }).pipe(Effect.provide(model))
     }))
 })

@@ -127,7 +127,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     }
     this.started = true
     this.messageId = id
-    out.push({ _tag: "Start", responseId: id, model: message.model, requestId: this.info.requestId })
+    out.push({ _tag: "Start", responseId: id, model: typeof message.model === "string" ? message.model : undefined, requestId: this.info.requestId })
     // Input usage is known now: reported at once, it survives an interruption later on. Output
     // usage is not: a stopped stream's output is estimated from what arrived instead.
     if (message.usage != null) out.push({ _tag: "Usage", usage: this.input(message.usage) })

@@ -94,6 +94,25 @@ export const end = (): Step => ({ _tag: "End" })
 /** An SSE comment (`: text`), a keep-alive. */
 export const comment = (text: string = ""): Step => ({ _tag: "Comment", text })
 
+/**
+ * `steps` sent one byte at a time with `ms` milliseconds between bytes (a slow drip that splits
+ * lines, events and UTF-8 characters). Steps that write nothing are kept as they are. A pause
+ * follows every byte, even with `ms` 0, since the server flushes its writes only at pauses.
+ */
+export const drip = (steps: ReadonlyArray<Step>, ms: number = 1): Array<Step> => {
+  const out: Array<Step> = []
+  for (const step of steps) {
+    const written = encode(step)
+    if (written === undefined) {
+      out.push(step)
+      continue
+    }
+    const bytes = typeof written === "string" ? Buffer.from(written) : written
+    for (let i = 0; i < bytes.length; i++) out.push(raw(bytes.subarray(i, i + 1)), delay(ms))
+  }
+  return out
+}
+
 /** Options shared by the script constructors. */
 export interface ScriptOptions {
   readonly status?: number

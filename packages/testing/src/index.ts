@@ -1,4 +1,5 @@
-/** `@reins/testing`: a real scripted provider server and the scripts it plays. */
+/** `@reins/testing`: a real scripted provider server, the scripts it plays, and seeded faults. */
+export * as Chaos from "./Chaos.js"
 export * as ChatCompletions from "./ChatCompletions.js"
 export * as Gemini from "./Gemini.js"
 export * as Messages from "./Messages.js"

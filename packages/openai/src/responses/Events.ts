@@ -50,14 +50,20 @@ export const streamError = (provider: string, error: any, raw: unknown = error):
   })
 }
 
+/** A wire value that must be a string (an id, a model), or `undefined` when it is not one. */
+const string = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
+
+/** A token count, or `undefined` when the wire sent something else. */
+const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined)
+
 const usage = (wire: any): Chunk.UsageChunk => {
-  const cached = wire.input_tokens_details?.cached_tokens
-  const reasoning = wire.output_tokens_details?.reasoning_tokens
+  const cached = count(wire.input_tokens_details?.cached_tokens)
+  const reasoning = count(wire.output_tokens_details?.reasoning_tokens)
   return {
     _tag: "Usage",
     usage: {
-      inputTokens: wire.input_tokens ?? 0,
-      outputTokens: wire.output_tokens ?? 0,
+      inputTokens: count(wire.input_tokens) ?? 0,
+      outputTokens: count(wire.output_tokens) ?? 0,
       ...(typeof cached === "number" ? { cacheReadTokens: cached } : {}),
       ...(typeof reasoning === "number" ? { reasoningTokens: reasoning } : {})
     }
@@ -227,7 +233,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private start(response: any, out: Array<Chunk.Chunk>) {
     if (this.started) return
     this.started = true
-    out.push({ _tag: "Start", responseId: response?.id, model: response?.model, requestId: this.info.requestId })
+    out.push({ _tag: "Start", responseId: string(response?.id), model: string(response?.model), requestId: this.info.requestId })
   }
 
   private itemAdded(json: any, out: Array<Chunk.Chunk>) {

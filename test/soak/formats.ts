@@ -1,0 +1,186 @@
+/**
+ * The provider formats the soak rotates through: each one's real layer (built on the shared
+ * HttpClient, with a header that tells the server which turn a request belongs to), the replies a
+ * model gives in a turn (a step that reasons, talks and calls tools; a final answer), a rate limit,
+ * and the format's faults. Fault scripts come from `Chaos`, through `fault` only, so the source of
+ * faults can change in one place.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Anthropic } from "@reins/anthropic"
+import type { LanguageModel, Retry } from "@reins/core"
+import { Google } from "@reins/google"
+import { Kimi } from "@reins/kimi"
+import { OpenAiChat, OpenAiResponses } from "@reins/openai"
+import { Chaos, ChatCompletions, Gemini, Messages, Responses, Script } from "@reins/testing"
+import type * as Effect from "effect/Effect"
+import type { WireFormat } from "../validity.js"
+
+/** A tool call the scripted model makes. */
+export interface Call {
+  readonly id: string
+  readonly name: string
+  readonly args: Record<string, unknown>
+}
+
+/** How a reply is paced and cut. */
+export interface ReplyOptions {
+  /** Milliseconds between events. */
+  readonly deltaDelay?: number | undefined
+}
+
+/** What a model step says around its tool calls; the same every time, so runs compare. */
+const REASONING = "The user wants the time; a tool will tell."
+const TEXT = "Let me look that up — un moment ☕."
+const ANSWER = "It is noon in Tokyo; the sleep went well. Voilà!"
+
+/** One provider format in the soak. */
+export interface Format {
+  readonly name: WireFormat
+  /** The server side of the format, for `Chaos`. */
+  readonly chaos: Chaos.Format
+  /** The provider's real model service, on the HttpClient in context. */
+  readonly make: (
+    baseUrl: string,
+    headers: Record<string, string>,
+    retry: Retry.Policy
+  ) => Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient>
+  /** A step that reasons (signed, where the format signs), says a little, and calls `calls`. */
+  readonly toolStep: (calls: ReadonlyArray<Call>, options: ReplyOptions) => Script.Script
+  /** The final answer: reasoning and text, no calls. */
+  readonly answer: (options: ReplyOptions) => Script.Script
+  /** An HTTP 429 asking for `retryAfterMs` of patience. */
+  readonly rateLimited: (retryAfterMs: number) => Script.Script
+}
+
+const key = "sk-soak"
+const pace = (options: ReplyOptions) => (options.deltaDelay !== undefined ? { deltaDelay: options.deltaDelay } : {})
+const retryAfter = (ms: number) => ({ headers: { "retry-after-ms": String(ms) } })
+
+const chat = {
+  chaos: "ChatCompletions" as const,
+  toolStep: (calls: ReadonlyArray<Call>, options: ReplyOptions) =>
+    ChatCompletions.reply({
+      reasoning: REASONING,
+      text: TEXT,
+      toolCalls: calls.map((call) => ({ id: call.id, name: call.name, arguments: call.args })),
+      usage: { prompt_tokens: 20, completion_tokens: 12 },
+      ...pace(options)
+    }),
+  answer: (options: ReplyOptions) =>
+    ChatCompletions.reply({ reasoning: REASONING, text: ANSWER, usage: { prompt_tokens: 40, completion_tokens: 14 }, ...pace(options) }),
+  rateLimited: (ms: number) => ChatCompletions.error(429, "Rate limit reached", retryAfter(ms))
+}
+
+/** Every format, in the order turns rotate through them. */
+export const formats: ReadonlyArray<Format> = [
+  {
+    name: "Chat Completions",
+    make: (url, headers, retry) => OpenAiChat.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry }),
+    ...chat
+  },
+  {
+    name: "OpenAI Responses",
+    chaos: "Responses",
+    make: (url, headers, retry) => OpenAiResponses.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry }),
+    toolStep: (calls, options) =>
+      Responses.reply({
+        reasoning: { summary: [REASONING], encryptedContent: "enc-soak-1" },
+        text: TEXT,
+        toolCalls: calls.map((call) => ({ callId: call.id, name: call.name, arguments: call.args })),
+        usage: { input_tokens: 20, output_tokens: 12 },
+        ...pace(options)
+      }),
+    answer: (options) =>
+      Responses.reply({
+        reasoning: { summary: [REASONING], encryptedContent: "enc-soak-2" },
+        text: ANSWER,
+        usage: { input_tokens: 40, output_tokens: 14 },
+        ...pace(options)
+      }),
+    rateLimited: (ms) => Responses.error(429, "Rate limit reached", retryAfter(ms))
+  },
+  {
+    name: "Anthropic Messages",
+    chaos: "Messages",
+    make: (url, headers, retry) => Anthropic.make({ model: "soak", apiKey: key, baseUrl: url, headers, retry }),
+    toolStep: (calls, options) =>
+      Messages.reply({
+        thinking: { text: REASONING, signature: "sig-soak-1" },
+        text: TEXT,
+        toolCalls: calls.map((call) => ({ id: call.id, name: call.name, input: call.args })),
+        usage: { input_tokens: 20, output_tokens: 12 },
+        ...pace(options)
+      }),
+    answer: (options) =>
+      Messages.reply({ thinking: { text: REASONING, signature: "sig-soak-2" }, text: ANSWER, usage: { input_tokens: 40, output_tokens: 14 }, ...pace(options) }),
+    rateLimited: (ms) => Messages.errorBody(429, "Rate limit reached", retryAfter(ms))
+  },
+  {
+    name: "Gemini",
+    chaos: "Gemini",
+    make: (url, headers, retry) => Google.make({ model: "gemini-soak", apiKey: key, baseUrl: url, headers, retry }),
+    toolStep: (calls, options) =>
+      Gemini.reply({
+        thought: REASONING,
+        thoughtSignature: "sig-soak-1",
+        text: TEXT,
+        // Gemini signs the first call of a step; later ones stream their arguments
+        functionCalls: calls.map((call, i) => ({ id: call.id, name: call.name, args: call.args, ...(i === 0 ? { thoughtSignature: "sig-call" } : {}) })),
+        streamArguments: calls.length > 1,
+        usage: { promptTokenCount: 20, candidatesTokenCount: 12 },
+        ...pace(options)
+      }),
+    answer: (options) =>
+      Gemini.reply({ thought: REASONING, thoughtSignature: "sig-soak-2", text: ANSWER, usage: { promptTokenCount: 40, candidatesTokenCount: 14 }, ...pace(options) }),
+    rateLimited: (ms) => Gemini.error(429, "Resource exhausted", retryAfter(ms))
+  },
+  {
+    name: "Kimi",
+    make: (url, headers, retry) => Kimi.make({ model: "kimi-soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, thinking: "enabled" }),
+    ...chat
+  }
+]
+
+/** The first `events` events of `script`, then silence until the client goes away: a model thinking. */
+export const stalledAfter = (script: Script.Script, events: number): Script.Script => {
+  const steps: Array<Script.Step> = []
+  let seen = 0
+  for (const step of script.steps) {
+    if (step._tag === "Event" && seen++ === events) break
+    steps.push(step)
+  }
+  return { ...script, steps: [...steps, Script.stall()] }
+}
+
+/** How many events a script sends. */
+export const eventCount = (script: Script.Script): number => script.steps.filter((step) => step._tag === "Event").length
+
+/**
+ * The faults a soak turn may meet, each of which ends on its own: error statuses, resets before
+ * and during the body, cut-off and corrupt streams, error events, a slow drip, a tool call cut off.
+ * Stalls are left to the interruption scenarios, which end them; `Oversized` (17 MiB a time) and
+ * `RetryAfter` (a whole second) would only slow the soak down.
+ */
+export const faultKinds: ReadonlyArray<Chaos.Fault> = [
+  "Status",
+  "RetryAfterMs",
+  "ResetBeforeHeaders",
+  "ResetMidBody",
+  "CutOff",
+  "SlowDrip",
+  "CorruptJson",
+  "ErrorEvent",
+  "TruncatedToolCall"
+]
+
+/** The name of a fault. */
+export type FaultName = Chaos.Fault
+
+/** A seeded fault script in `format`, and the fault's name. Its reply calls `Chaos.toolCall`. */
+export const fault = (format: Format, seed: number): { readonly name: FaultName; readonly script: Script.Script } => {
+  const plan = Chaos.seeded(seed).plan(format.chaos, faultKinds)
+  return { name: plan.fault, script: Chaos.script(plan) }
+}
+
+/** The tool `Chaos` replies call, with its arguments' shape. */
+export const chaosTool = { name: Chaos.toolCall.name }
