@@ -1,16 +1,26 @@
 /**
- * The four wire formats, each with a 20,000-delta text reply, the Reins layer that reads it, and
- * the least a hand-written fetch client must do to get the text out of it.
+ * The four wire formats with the Reins layer that reads each, and a long text reply in each; the
+ * cross-package tests take the layers from here too.
  */
 import { Anthropic } from "@reins/anthropic"
 import type { LanguageModel } from "@reins/core"
 import { Google } from "@reins/google"
 import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { ChatCompletions, Gemini, Messages, Responses, Script } from "@reins/testing"
-import type * as Layer from "effect/Layer"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Layer from "effect/Layer"
+import * as Wire from "./wire.js"
 
-/** One wire format in the throughput scenario. */
+const apiKey = "sk-bench"
+
+/** Each format's Reins layer, with the base URL written as the provider's SDK takes it. */
+export const layers: Record<Wire.FormatId, (serverUrl: string) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>> = {
+  chat: (url) => OpenAiChat.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }),
+  responses: (url) => OpenAiResponses.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }),
+  messages: (url) => Anthropic.layer({ model: "bench", apiKey, baseUrl: url }),
+  gemini: (url) => Google.layer({ model: "bench", apiKey, baseUrl: url })
+}
+
+/** One wire format with a long reply in it. */
 export interface Format {
   readonly name: string
   /** The reply's SSE body, encoded once so the server only writes bytes. */
@@ -21,45 +31,15 @@ export interface Format {
   readonly textOf: (json: any) => string | undefined
 }
 
-const encode = (script: Script.Script) => script.steps.map((step) => Script.encode(step) ?? "").join("")
-
 /** Every format's reply spells out this text. */
-export const text = (deltas: number) => "token ".repeat(deltas)
+export const text = Wire.text
 
 /** The formats, for a reply of `deltas` text deltas. */
-export const formats = (deltas: number): ReadonlyArray<Format> => [
-  {
-    name: "Chat Completions",
-    body: encode(ChatCompletions.reply({ text: text(deltas), chunkSize: 6 })),
-    path: (url) => `${url}/v1/chat/completions`,
-    layer: (url) => OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl: `${url}/v1` }),
-    textOf: (json) => json.choices?.[0]?.delta?.content
-  },
-  {
-    name: "OpenAI Responses",
-    body: encode(Responses.reply({ text: text(deltas), chunkSize: 6 })),
-    path: (url) => `${url}/v1/responses`,
-    layer: (url) => OpenAiResponses.layer({ model: "bench", apiKey: "sk-bench", baseUrl: `${url}/v1` }),
-    textOf: (json) => json.type === "response.output_text.delta" ? json.delta : undefined
-  },
-  {
-    name: "Anthropic Messages",
-    body: encode(Messages.reply({ text: text(deltas), chunkSize: 6 })),
-    path: (url) => `${url}/v1/messages`,
-    layer: (url) => Anthropic.layer({ model: "bench", apiKey: "sk-bench", baseUrl: url }),
-    textOf: (json) => json.type === "content_block_delta" && json.delta.type === "text_delta" ? json.delta.text : undefined
-  },
-  {
-    name: "Gemini",
-    body: encode(Gemini.reply({ text: text(deltas), chunkSize: 6 })),
-    path: (url) => `${url}/v1beta/models/bench:streamGenerateContent?alt=sse`,
-    layer: (url) => Google.layer({ model: "bench", apiKey: "bench-key", baseUrl: url }),
-    textOf: (json) => {
-      let out: string | undefined
-      for (const part of json.candidates?.[0]?.content?.parts ?? []) {
-        if (typeof part.text === "string" && part.thought !== true) out = (out ?? "") + part.text
-      }
-      return out
-    }
-  }
-]
+export const formats = (deltas: number): ReadonlyArray<Format> =>
+  Wire.all.map((format) => ({
+    name: format.name,
+    body: Wire.encode(format.reply(text(deltas), 6)),
+    path: (url) => url + format.path,
+    layer: layers[format.id],
+    textOf: format.textOf
+  }))

@@ -1,238 +1,145 @@
 /**
- * Side-by-side benchmarks on one local ProviderServer, in one process and one run, reported as
- * ratios against raw `fetch`. Writes `bench/results.json` and prints a table.
+ * Reins beside raw `fetch` and the peer libraries, in one process and one run, on local
+ * ProviderServers over real HTTP. Prints one table per scenario and the targets, and writes
+ * `bench/results.json`.
  *
- *   npm run bench                  # full run
- *   BENCH_QUICK=1 npm run bench    # fewer samples, for a smoke test
+ *   npm run bench                                # everything
+ *   BENCH_QUICK=1 npm run bench                  # fewer samples, for a smoke test
+ *   BENCH_ONLY=stop,throughput npm run bench     # some scenarios only (names below)
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { LanguageModel, Message } from "@reins/core"
-import { OpenAiChat } from "@reins/openai"
-import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
-import * as Deferred from "effect/Deferred"
-import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import { performance } from "node:perf_hooks"
-import * as Formats from "./formats.js"
-import * as RawFetch from "./rawFetch.js"
-import * as TurnBench from "./turn.js"
-import * as RemoteServer from "./workerServer.js"
-import { fmt, summarize, type Summary } from "./stats.js"
+import { ProviderServer } from "@reins/testing"
+import * as AgentTurn from "./agentTurn.js"
+import * as FirstDelta from "./firstDelta.js"
+import { type Outcome, results, scriptedServer } from "./harness.js"
+import * as Load from "./load.js"
+import * as AiSdk from "./peers/aiSdk.js"
+import * as AnthropicSdk from "./peers/anthropicSdk.js"
+import { type Client, disposeAll } from "./peers/client.js"
+import * as EffectAi from "./peers/effectAi.js"
+import * as Fetch from "./peers/fetch.js"
+import * as OpenAiSdk from "./peers/openaiSdk.js"
+import * as PiAi from "./peers/piAi.js"
+import * as Reins from "./peers/reins.js"
+import type { Summary } from "./stats.js"
+import * as Stop from "./stop.js"
+import * as Targets from "./targets.js"
+import * as Throughput from "./throughput.js"
+import * as TurnStop from "./turnStop.js"
+import * as WorkerServer from "./workerServer.js"
+
+// tsx turns on source maps for stack traces; formatting a stack through them costs more than the
+// rest of an abort, and every client creates errors when stopped. Compiled code runs without them.
+process.setSourceMapsEnabled(false)
 
 const quick = process.env.BENCH_QUICK === "1"
-const INTERRUPTS = quick ? 50 : 300
+const scenarios = ["stop", "stop-worker", "load", "throughput", "first-delta", "turn", "turn-stop"] as const
+type Scenario = typeof scenarios[number]
+const only = process.env.BENCH_ONLY?.split(",").map((name) => name.trim()).filter((name) => name !== "")
+const unknown = only?.filter((name) => !(scenarios as ReadonlyArray<string>).includes(name)) ?? []
+if (unknown.length > 0) {
+  console.error(`BENCH_ONLY: unknown scenario ${unknown.join(", ")}; the scenarios are ${scenarios.join(", ")}`)
+  process.exit(1)
+}
+const selected = (scenario: Scenario) => only === undefined || only.includes(scenario)
+
+const STOP = quick ? { warmup: 10, runs: 30 } : { warmup: 50, runs: 300 }
+const LOAD_STREAMS = quick ? 250 : 1000
+const LOAD_ROUNDS = quick ? 1 : 3
 const DELTAS = 20_000
-const THROUGHPUT_RUNS = quick ? 3 : 9
+const THROUGHPUT = quick ? { warmup: 2, runs: 3 } : { warmup: 10, runs: 9 }
+const THROUGHPUT_BUDGET = quick ? { warmupMs: 2_000, runsMs: 5_000 } : { warmupMs: 10_000, runsMs: 30_000 }
+const FIRST_DELTA = quick ? { warmup: 10, runs: 30 } : { warmup: 30, runs: 300 }
+const TURN = quick ? { warmup: 5, runs: 20 } : { warmup: 20, runs: 200 }
+const TURN_STOP_RUNS = quick ? 50 : 200
 
-const server = await ProviderServer.start({ keepAliveTimeout: 60_000 })
-const baseUrl = `${server.url}/v1`
-const chatUrl = `${baseUrl}/chat/completions`
-const requestBody = { model: "bench", messages: [{ role: "user", content: "go" }], stream: true }
+// Reins on undici is the headline; node:http, the other transport, is shown on Chat Completions
+// (and on every format for throughput). No peer speaks Gemini, so it is left out where only
+// peers would be compared.
+const floor = Fetch.clients
+const reins = Reins.clients("undici")
+const reinsHttp = Reins.clients("node:http")
+const peers: ReadonlyArray<Client> = [...OpenAiSdk.clients, ...AnthropicSdk.clients, ...AiSdk.clients, ...EffectAi.clients, ...PiAi.clients]
+const chat = (client: Client) => client.format === "chat"
+const notGemini = (client: Client) => client.format !== "gemini"
+const stopClients = [...floor, ...reins, ...reinsHttp.filter(chat), ...peers].filter(notGemini)
+const throughputClients = [...floor, ...reins, ...reinsHttp, ...peers]
+const firstDeltaClients = [...floor, ...reins, ...reinsHttp.filter(chat), ...peers]
+const turnClients = [...reins, ...peers].filter((client) => client.turn !== undefined)
 
-/** Both of `@effect/platform-node`'s clients; node:http with a keep-alive pool. */
-const transportLayers = {
-  undici: NodeHttpClient.layerUndici,
-  "node:http": NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true })))
-}
-type Transport = keyof typeof transportLayers
-const transports = Object.keys(transportLayers) as Array<Transport>
-const model = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl })
-/** The Chat Completions model on each transport. */
-const runtimes = {
-  undici: ManagedRuntime.make(model.pipe(Layer.provide(transportLayers.undici))),
-  "node:http": ManagedRuntime.make(model.pipe(Layer.provide(transportLayers["node:http"])))
-}
+const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`
+const mode = quick ? "BENCH_QUICK smoke run: few samples, figures are indicative only" : "full run"
+const json: Record<string, unknown> = {}
+const print = (section: string) => console.log(`\n${section}`)
+console.log(`Machine: ${machine}\n${mode}`)
 
-/** A model that sends one delta and then thinks silently. */
-const stalled = (): Script.Script => ({ steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Hmm."), Script.stall()] })
-
-const gc = () => (globalThis as { gc?: () => void }).gc?.()
-
-// --- Scenario: interrupt-to-close --------------------------------------------------------------
-
-/** Streams until the first chunk, interrupts the consumer, and returns when that was on `clock`. */
-const streamThenInterrupt = (clock: () => number) =>
-  Effect.gen(function*() {
-    const first = yield* Deferred.make<void>()
-    const fiber = yield* LanguageModel.stream({ messages: [Message.user("go")] }).pipe(
-      Stream.tap(() => Deferred.succeed(first, undefined)),
-      Stream.runDrain,
-      Effect.fork
-    )
-    yield* Deferred.await(first)
-    const start = clock()
-    yield* Fiber.interrupt(fiber)
-    return start
-  })
-
-const reinsInterrupt = async (transport: Transport): Promise<number> => {
-  server.enqueue(stalled())
-  const record = server.nextRequest()
-  const start = await runtimes[transport].runPromise(streamThenInterrupt(() => performance.now()))
-  return (await server.connectionClosed((await record).id)) - start
+let stopLocal: Array<Outcome<Summary>> | undefined
+if (selected("stop")) {
+  const server = await WorkerServer.local()
+  stopLocal = await Stop.run(server, stopClients, STOP)
+  await server.close()
+  json.stop = results(stopLocal)
+  print(Stop.render(`Stop on a silent model, server in this thread: ms from the stop call to the server's close (${STOP.runs} runs each, interleaved)`, stopLocal))
 }
 
-const fetchInterrupt = async (): Promise<number> => {
-  server.enqueue(stalled())
-  const record = server.nextRequest()
-  const abort = await RawFetch.openStalled(chatUrl, requestBody)
-  const start = performance.now()
-  abort()
-  return (await server.connectionClosed((await record).id)) - start
+let stopRemote: Array<Outcome<Summary>> | undefined
+if (selected("stop-worker")) {
+  const server = await WorkerServer.remote()
+  stopRemote = await Stop.run(server, stopClients, STOP)
+  await server.close()
+  json.stopWorker = results(stopRemote)
+  print(Stop.render(`Stop on a silent model, server in a worker thread (its own event loop, as a remote provider): ms from the stop call to the server's close (${STOP.runs} runs each, interleaved)`, stopRemote))
 }
 
-type InterruptSummaries = Record<"fetch" | Transport, Summary>
-
-/**
- * Runs every client once a round, interleaved so that each sees the same machine state: 50 warm-up
- * rounds, then `INTERRUPTS` measured ones.
- */
-const interleaved = async (
-  reins: (transport: Transport) => Promise<number>,
-  fetchOnce: () => Promise<number>
-): Promise<InterruptSummaries> => {
-  const samples: Record<"fetch" | Transport, Array<number>> = { fetch: [], undici: [], "node:http": [] }
-  const round = async (record: boolean) => {
-    for (const transport of transports) {
-      const sample = await reins(transport)
-      if (record) samples[transport].push(sample)
-    }
-    const sample = await fetchOnce()
-    if (record) samples.fetch.push(sample)
-  }
-  for (let i = 0; i < 50; i++) await round(false)
-  gc()
-  for (let i = 0; i < INTERRUPTS; i++) await round(true)
-  return { fetch: summarize(samples.fetch), undici: summarize(samples.undici), "node:http": summarize(samples["node:http"]) }
+let load: Array<Outcome<Load.Load>> | undefined
+if (selected("load")) {
+  load = await Load.run(stopClients, LOAD_STREAMS, LOAD_ROUNDS)
+  json.load = results(load)
+  print(Load.render(`Stop under load: ${LOAD_STREAMS.toLocaleString("en")} stalled streams stopped at once, server in a worker thread (median of ${LOAD_ROUNDS} batch${LOAD_ROUNDS > 1 ? "es" : ""})`, load))
 }
 
-const interruptToClose = () => interleaved(reinsInterrupt, fetchInterrupt)
+const server = await scriptedServer()
 
-// --- Scenario: interrupt-to-close, the server in another thread ---------------------------------
-
-/** The same measurement with the server on its own event loop, as a remote provider is. */
-const interruptToRemoteClose = async () => {
-  const remote = await RemoteServer.start()
-  const remoteModel = OpenAiChat.layer({ model: "bench", apiKey: "sk-bench", baseUrl: `${remote.url}/v1` })
-  const remoteRuntimes = {
-    undici: ManagedRuntime.make(remoteModel.pipe(Layer.provide(transportLayers.undici))),
-    "node:http": ManagedRuntime.make(remoteModel.pipe(Layer.provide(transportLayers["node:http"])))
-  }
-  const reins = async (transport: Transport) => {
-    const start = await remoteRuntimes[transport].runPromise(streamThenInterrupt(RemoteServer.now))
-    return (await remote.nextClose()) - start
-  }
-  const fetchOnce = async () => {
-    const abort = await RawFetch.openStalled(`${remote.url}/v1/chat/completions`, requestBody)
-    const start = RemoteServer.now()
-    abort()
-    return (await remote.nextClose()) - start
-  }
-  const result = await interleaved(reins, fetchOnce)
-  for (const runtime of Object.values(remoteRuntimes)) await runtime.dispose()
-  await remote.close()
-  return result
+let speed: Array<Outcome<Throughput.Throughput>> | undefined
+if (selected("throughput")) {
+  speed = await Throughput.run(server, throughputClients, DELTAS, THROUGHPUT, THROUGHPUT_BUDGET)
+  json.throughput = results(speed)
+  print(Throughput.render(`Throughput: a ${DELTAS.toLocaleString("en")}-delta text reply to its assembled text (median of ${THROUGHPUT.runs} runs after ${THROUGHPUT.warmup} warm-ups; fewer for clients slower than the time budget, see the runs column)`, speed))
 }
 
-// --- Scenario: throughput -----------------------------------------------------------------------
-
-interface Throughput {
-  readonly eventsPerSecond: number
-  readonly cpuMicrosPerEvent: number
+let first: Array<Outcome<Summary>> | undefined
+if (selected("first-delta")) {
+  first = await FirstDelta.run(server, firstDeltaClients, FIRST_DELTA)
+  json.firstDelta = results(first)
+  print(FirstDelta.render(`Time to first delta: ms from the call to the first text delta reaching the consumer (${FIRST_DELTA.runs} runs each, interleaved)`, first))
 }
 
-const measureThroughput = async (body: string, expected: string, run: () => Promise<string>): Promise<Throughput> => {
-  const rates: Array<number> = []
-  const cpu: Array<number> = []
-  const once = async () => {
-    server.enqueue(Script.make([Script.raw(body)]))
-    const cpuStart = process.cpuUsage()
-    const start = performance.now()
-    const text = await run()
-    const seconds = (performance.now() - start) / 1000
-    const used = process.cpuUsage(cpuStart)
-    if (text !== expected) throw new Error("the stream did not assemble to the expected text")
-    return { rate: DELTAS / seconds, cpu: (used.user + used.system) / DELTAS }
-  }
-  for (let i = 0; i < 10; i++) await once() // warm up: let the JIT settle before measuring
-  for (let i = 0; i < THROUGHPUT_RUNS; i++) {
-    gc()
-    const sample = await once()
-    rates.push(sample.rate)
-    cpu.push(sample.cpu)
-  }
-  return { eventsPerSecond: summarize(rates).median, cpuMicrosPerEvent: summarize(cpu).median }
+if (selected("turn")) {
+  const turns = await AgentTurn.run(server, turnClients, TURN)
+  json.turn = results(turns)
+  print(AgentTurn.render(`An agent turn: three tool calls over two steps, then the answer; ms per turn (${TURN.runs} runs each, interleaved)`, turns))
 }
-
-/** Each format: raw fetch with a hand-written parser, then Reins on each transport. */
-const throughput = async () => {
-  const expected = Formats.text(DELTAS)
-  const results: Array<{ readonly format: string; readonly client: string; readonly result: Throughput; readonly ratio: number }> = []
-  for (const format of Formats.formats(DELTAS)) {
-    const floor = await measureThroughput(format.body, expected, async () =>
-      (await RawFetch.streamText(format.path(server.url), requestBody, format.textOf)).text)
-    results.push({ format: format.name, client: "raw fetch + hand-written parser", result: floor, ratio: 1 })
-    for (const transport of transports) {
-      const runtime = ManagedRuntime.make(format.layer(server.url).pipe(Layer.provide(transportLayers[transport])))
-      const result = await measureThroughput(format.body, expected, () =>
-        runtime.runPromise(Effect.map(LanguageModel.generate({ messages: [Message.user("go")] }), Message.text)))
-      await runtime.dispose()
-      results.push({ format: format.name, client: `Reins on ${transport}`, result, ratio: result.eventsPerSecond / floor.eventsPerSecond })
-    }
-  }
-  return results
-}
-
-// --- Report ------------------------------------------------------------------------------------
-
-const interrupt = await interruptToClose()
-const remoteInterrupt = await interruptToRemoteClose()
-const speed = await throughput()
-const turn = await TurnBench.run(server, runtimes.undici, quick ? 50 : 200)
-for (const runtime of Object.values(runtimes)) await runtime.dispose()
 await server.close()
 
-const row = (name: string, s: Summary, base: Summary) =>
-  `| ${name} | ${fmt(s.median, 3)} | ${fmt(s.p90, 3)} | ${fmt(s.p99, 3)} | ${fmt(s.max, 3)} | ${fmt(s.median / base.median)}x |`
-const interruptTable = (title: string, result: InterruptSummaries) => [
-  title,
-  "",
-  "| client | median | p90 | p99 | max | median vs fetch |",
-  "| --- | --- | --- | --- | --- | --- |",
-  row("raw fetch + AbortController", result.fetch, result.fetch),
-  row("Reins OpenAiChat on undici, Fiber.interrupt", result.undici, result.fetch),
-  row("Reins OpenAiChat on node:http, Fiber.interrupt", result["node:http"], result.fetch),
-  ""
-]
-const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`
-const table = [
-  `Machine: ${machine}`,
-  "",
-  ...interruptTable(`Interrupt to server-side close, stalled stream, ms (${INTERRUPTS} runs each, interleaved)`, interrupt),
-  ...interruptTable(
-    `Interrupt to close seen by a server in a worker thread (its own event loop, as a remote provider), ms (${INTERRUPTS} runs each, interleaved)`,
-    remoteInterrupt
-  ),
-  `Throughput, ${DELTAS.toLocaleString("en")}-delta text stream of each format to assembled text (median of ${THROUGHPUT_RUNS})`,
-  "",
-  "| format | client | events/s | CPU µs/event | vs fetch |",
-  "| --- | --- | --- | --- | --- |",
-  ...speed.map((row) =>
-    `| ${row.format} | ${row.client} | ${Math.round(row.result.eventsPerSecond).toLocaleString("en")} | ${fmt(row.result.cpuMicrosPerEvent)} | ${fmt(row.ratio)}x |`
-  ),
-  "",
-  TurnBench.table(turn)
-].join("\n")
-console.log(table)
+if (selected("turn-stop")) {
+  const provider = await ProviderServer.start({ keepAliveTimeout: 60_000 })
+  const turnStop = await TurnStop.run(provider, Reins.runtime("chat", "undici", provider.url), TURN_STOP_RUNS)
+  await provider.close()
+  json.turnStop = turnStop
+  print(TurnStop.table(turnStop))
+}
+await disposeAll()
+
+const targets = Targets.evaluate({ stop: stopLocal, stopWorker: stopRemote, load, loadStreams: LOAD_STREAMS, throughput: speed, firstDelta: first })
+if (targets.length > 0) {
+  json.targets = targets
+  print(Targets.render(targets))
+}
 
 const resultsPath = new URL("../results.json", import.meta.url)
 fs.writeFileSync(
   resultsPath,
-  JSON.stringify({ date: new Date().toISOString(), machine, quick, interruptToClose: interrupt, interruptToRemoteClose: remoteInterrupt, throughput: speed, turnInterrupt: turn }, null, 2) + "\n"
+  JSON.stringify({ date: new Date().toISOString(), machine, quick, only: only ?? scenarios, versions: JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")).dependencies, ...json }, null, 2) + "\n"
 )
 console.log(`\nWrote ${resultsPath.pathname}`)

@@ -1,0 +1,74 @@
+/**
+ * A whole agent turn: the model asks for two tool calls at once, then one more, then answers;
+ * each tool returns a constant. Wall time and CPU time per turn (the server shares the process,
+ * so its share is in every figure alike), for Reins' `Turn.run` and each peer's agent loop, or the
+ * loop its documentation shows where it has none.
+ */
+import { byFormat, failedRow, interleaved, type Outcome, type Rounds, type ScriptedServer, table } from "./harness.js"
+import * as Wire from "./wire.js"
+import type { Client } from "./peers/client.js"
+import { fmt, summarize, type Summary } from "./stats.js"
+
+/** What one client's turns took, in milliseconds. */
+export interface TurnTimes {
+  readonly wall: Summary
+  readonly cpu: Summary
+}
+
+/** One turn, checked: the answer, and every tool result sent back by the last request. */
+const once = async (server: ScriptedServer, client: Client) => {
+  const format = Wire.byId(client.format)
+  server.answer(...Wire.turn.map(format.step!))
+  const first = server.requests()
+  const cpuStart = process.cpuUsage()
+  const start = performance.now()
+  const answer = await client.turn!(server.url)
+  const wall = performance.now() - start
+  const cpu = process.cpuUsage(cpuStart)
+  if (answer !== Wire.turnAnswer) throw new Error(`answered ${JSON.stringify(answer)}`)
+  if (server.requests() - first !== Wire.turn.length) throw new Error(`made ${server.requests() - first} model calls`)
+  const last = server.body(server.requests() - 1)
+  for (const step of Wire.turn) {
+    for (const call of "calls" in step ? step.calls : []) {
+      if (!last.includes(call.id)) throw new Error(`the last request has no result for ${call.id}`)
+    }
+  }
+  return { wall, cpu: (cpu.user + cpu.system) / 1000 }
+}
+
+/** Each client's turns, interleaved. */
+export const run = async (server: ScriptedServer, clients: ReadonlyArray<Client>, rounds: Rounds): Promise<Array<Outcome<TurnTimes>>> =>
+  (await interleaved(clients, (client) => once(server, client), rounds)).map((outcome) =>
+    "value" in outcome
+      ? { client: outcome.client, value: { wall: summarize(outcome.value.map((s) => s.wall)), cpu: summarize(outcome.value.map((s) => s.cpu)) } }
+      : outcome
+  )
+
+/** Reins' median wall time on `format`, when it succeeded. */
+const reinsOf = (outcomes: ReadonlyArray<Outcome<TurnTimes>>, format: Wire.FormatId) => {
+  for (const outcome of outcomes) {
+    if (outcome.client.kind === "reins" && outcome.client.format === format && "value" in outcome) return outcome.value
+  }
+  return undefined
+}
+
+/** The markdown table. */
+export const render = (title: string, outcomes: ReadonlyArray<Outcome<TurnTimes>>): string =>
+  table(
+    title,
+    ["format", "client", "wall median", "wall p99", "CPU median", "CPU p99", "wall vs Reins"],
+    byFormat(outcomes).map((outcome) => {
+      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 7)
+      const { wall, cpu } = outcome.value
+      const reins = reinsOf(outcomes, outcome.client.format)
+      return [
+        Wire.byId(outcome.client.format).name,
+        outcome.client.name,
+        fmt(wall.median, 3),
+        fmt(wall.p99, 3),
+        fmt(cpu.median, 3),
+        fmt(cpu.p99, 3),
+        reins !== undefined ? `${fmt(wall.median / reins.wall.median)}x` : ""
+      ]
+    })
+  )

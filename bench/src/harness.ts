@@ -1,0 +1,159 @@
+/**
+ * What the scenarios share: a scripted server whose answers can be replaced between samples,
+ * opening a stream up to its first text delta, interleaved sampling rounds, timeouts, and tables.
+ */
+import { ProviderServer, type Script } from "@reins/testing"
+import * as Wire from "./wire.js"
+import type { Client, Running } from "./peers/client.js"
+
+/** Runs a full garbage collection when node runs with `--expose-gc`. */
+export const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
+
+/** Rejects with `what` when `promise` takes longer than `ms`. */
+export const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} (after ${ms} ms)`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Waits for a stream to end, however it ends, for at most `ms`. */
+export const settle = (running: Running, ms = 10_000): Promise<void> =>
+  withTimeout(running.done.then(() => undefined, () => undefined), ms, "the stopped stream did not end").catch(() => undefined)
+
+/** Starts a stream and resolves once its first text delta has reached the caller. */
+export const opened = async (client: Client, url: string, ms = 10_000): Promise<Running> => {
+  let arrived!: () => void
+  const first = new Promise<void>((resolve) => arrived = resolve)
+  const running = client.start(url, (delta) => delta !== "" && arrived())
+  const ended = running.done.then(() => Promise.reject(new Error("the stream ended before its first text delta")))
+  ended.catch(() => undefined)
+  await withTimeout(Promise.race([first, ended]), ms, "no text delta arrived")
+  return running
+}
+
+/** A client's label in tables and results. */
+export const label = (client: Client) => `${Wire.byId(client.format).name} · ${client.name}`
+
+/** What one client gave in a scenario: its samples, or why it has none. */
+export type Outcome<A> = { readonly client: Client; readonly value: A } | { readonly client: Client; readonly error: string }
+
+/** How many rounds to sample. */
+export interface Rounds {
+  readonly warmup: number
+  readonly runs: number
+}
+
+/**
+ * Samples every client once a round, interleaved so that each sees the same machine state: first
+ * `warmup` rounds, then `runs` recorded ones. A client that fails is reported and left out.
+ */
+export const interleaved = async <A>(
+  clients: ReadonlyArray<Client>,
+  sample: (client: Client) => Promise<A>,
+  rounds: Rounds
+): Promise<Array<Outcome<Array<A>>>> => {
+  const samples = new Map(clients.map((client) => [client, [] as Array<A>]))
+  const errors = new Map<Client, string>()
+  for (let round = 0; round < rounds.warmup + rounds.runs; round++) {
+    if (round === rounds.warmup) gc()
+    for (const client of clients) {
+      if (errors.has(client)) continue
+      try {
+        const value = await sample(client)
+        if (round >= rounds.warmup) samples.get(client)!.push(value)
+      } catch (error) {
+        errors.set(client, error instanceof Error ? error.message : String(error))
+        console.error(`  ${label(client)}: ${errors.get(client)}`)
+      }
+    }
+  }
+  return clients.map((client) => errors.has(client) ? { client, error: errors.get(client)! } : { client, value: samples.get(client)! })
+}
+
+/** Runs `measure` for each client in turn, reporting a failure instead of ending the run. */
+export const each = async <A>(clients: ReadonlyArray<Client>, measure: (client: Client) => Promise<A>): Promise<Array<Outcome<A>>> => {
+  const outcomes: Array<Outcome<A>> = []
+  for (const client of clients) {
+    try {
+      outcomes.push({ client, value: await measure(client) })
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      console.error(`  ${label(client)}: ${message}`)
+      outcomes.push({ client, error: message })
+    }
+  }
+  return outcomes
+}
+
+/** A scripted ProviderServer in this thread whose pending answers are replaced before each sample. */
+export interface ScriptedServer {
+  readonly url: string
+  /** The answers for the next requests, in order; earlier unanswered ones are dropped. */
+  answer(...scripts: ReadonlyArray<Script.Script>): void
+  /** How many requests have arrived so far. */
+  requests(): number
+  /** The body of request `index` (0-based). */
+  body(index: number): string
+  close(): Promise<void>
+}
+
+/** Starts a scripted server on 127.0.0.1. */
+export const scriptedServer = async (): Promise<ScriptedServer> => {
+  let queue: Array<Script.Script> = []
+  const server = await ProviderServer.start({
+    keepAliveTimeout: 60_000,
+    handler: () => {
+      const script = queue.shift()
+      if (script === undefined) throw new Error("no answer queued")
+      return script
+    }
+  })
+  return {
+    url: server.url,
+    answer: (...scripts) => void (queue = [...scripts]),
+    requests: () => server.requests.length,
+    body: (index) => server.requests[index].body,
+    close: () => server.close()
+  }
+}
+
+/** A markdown table. */
+export const table = (title: string, header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [
+    title,
+    "",
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`)
+  ].join("\n")
+
+/** The row of a client that failed: its label, then the error across the remaining columns. */
+export const failedRow = (client: Client, error: string, columns: number): Array<string> => [
+  Wire.byId(client.format).name,
+  client.name,
+  `failed: ${error.replaceAll("|", "/")}`,
+  ...Array.from({ length: columns - 3 }, () => "")
+]
+
+/** The floor client's outcome for a format, when it succeeded. */
+export const floorOf = <A>(outcomes: ReadonlyArray<Outcome<A>>, format: Wire.FormatId): A | undefined => {
+  for (const outcome of outcomes) {
+    if (outcome.client.format === format && outcome.client.kind === "floor" && "value" in outcome) return outcome.value
+  }
+  return undefined
+}
+
+/** Outcomes in table order: by format, then as the clients were listed. */
+export const byFormat = <A>(outcomes: ReadonlyArray<Outcome<A>>): Array<Outcome<A>> =>
+  Wire.all.flatMap((format) => outcomes.filter((outcome) => outcome.client.format === format.id))
+
+/** Outcomes as plain data for `results.json`. */
+export const results = <A>(outcomes: ReadonlyArray<Outcome<A>>) =>
+  outcomes.map((outcome) => ({
+    client: outcome.client.name,
+    kind: outcome.client.kind,
+    format: outcome.client.format,
+    ...("value" in outcome ? { result: outcome.value } : { error: outcome.error })
+  }))
