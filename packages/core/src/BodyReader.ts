@@ -88,7 +88,9 @@ export const decode = <A, E>(
     }
     const waitForBytes = Effect.async<void>((resume) => {
       wake = () => resume(Effect.void)
-      return Effect.sync(destroy)
+      // Once its socket is closed, an interrupted reader yields before it unwinds: when many
+      // streams are stopped at once, every socket closes before any stream unwinds.
+      return Effect.zipRight(Effect.sync(destroy), Effect.yieldNow())
     })
     /** An error met after some values of the same read: those values go first, the error next. */
     let deferred: Option.Option<E> | undefined
