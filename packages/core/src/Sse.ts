@@ -134,9 +134,8 @@ export class SseDecoder {
         }
         cr = chunk.indexOf("\r", next)
       }
-      const line = this.takeLine(chunk, start, end)
+      this.lineAt(chunk, start, end, out)
       start = next
-      this.line(line, out)
     }
     if (start < length) {
       this.pending.push(start === 0 ? chunk : chunk.slice(start))
@@ -146,9 +145,25 @@ export class SseDecoder {
     return out
   }
 
-  private takeLine(chunk: string, start: number, end: number): string {
-    if (this.pending.length === 0) return chunk.slice(start, end)
-    this.pending.push(chunk.slice(start, end))
+  /**
+   * The line `chunk[start, end)`. Nearly every line is whole in one read and is a `data:` or
+   * `event:` line, or blank: those are taken straight from the read, with one slice for the value.
+   */
+  private lineAt(chunk: string, start: number, end: number, out: Array<SseEvent>) {
+    if (this.pending.length > 0) return this.line(this.joinPending(chunk.slice(start, end)), out)
+    if (start === end) return this.dispatch(out)
+    // The character after the colon is the line end when the value is empty, never a space.
+    if (chunk.startsWith("data:", start)) return this.addData(chunk.slice(chunk.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5, end))
+    if (chunk.startsWith("event:", start)) {
+      this.eventType = chunk.slice(chunk.charCodeAt(start + 6) === SPACE ? start + 7 : start + 6, end)
+      return
+    }
+    return this.line(chunk.slice(start, end), out)
+  }
+
+  /** The unfinished line from earlier reads, completed by `last`. */
+  private joinPending(last: string): string {
+    this.pending.push(last)
     const line = this.pending.length === 2 ? this.pending[0] + this.pending[1] : this.pending.join("")
     this.pending = []
     this.pendingSize = 0
@@ -157,8 +172,6 @@ export class SseDecoder {
 
   private line(line: string, out: Array<SseEvent>) {
     if (line.length === 0) return this.dispatch(out)
-    // Almost every line is a `data:` line: take its value without slicing out the field name.
-    if (line.startsWith("data:")) return this.addData(line.charCodeAt(5) === SPACE ? line.slice(6) : line.slice(5))
     const colon = line.indexOf(":")
     if (colon === 0) return
     let field: string
