@@ -105,7 +105,7 @@ let speed: Array<Outcome<Throughput.Throughput>> | undefined
 if (selected("throughput")) {
   speed = await Throughput.run(server, throughputClients, DELTAS, THROUGHPUT, THROUGHPUT_BUDGET)
   json.throughput = results(speed)
-  print(Throughput.render(`Throughput: a ${DELTAS.toLocaleString("en")}-delta text reply to its assembled text (median of ${THROUGHPUT.runs} runs after ${THROUGHPUT.warmup} warm-ups; fewer for clients slower than the time budget, see the runs column)`, speed))
+  print(Throughput.render(`Throughput: a ${DELTAS.toLocaleString("en")}-delta text reply to its assembled text (median of ${THROUGHPUT.runs} interleaved runs after ${THROUGHPUT.warmup} warm-up rounds; fewer for clients slower than the time budget, see the runs column)`, speed))
 }
 
 let first: Array<Outcome<Summary>> | undefined
