@@ -12,6 +12,7 @@ import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /** The part of a Node `Readable` the reader uses. */
@@ -38,9 +39,11 @@ export const nodeReadable = (response: HttpClientResponse.HttpClientResponse): N
 }
 
 /**
- * Streams a Node readable through `decode`, which turns each piece of bytes into values (pushed
- * onto `out`) and may throw a typed error; `end` runs once when the body ends. Any end of the
- * stream destroys the body.
+ * A stream of a Node readable's values, bound to the current scope: `decode` turns each piece of
+ * bytes into values (pushed onto `out`) and may throw a typed error; `end` runs once when the body
+ * ends. Closing the scope (any end of the stream that uses it) destroys the body. The caller's own
+ * scope is used rather than one more of the stream's, so that an interrupted call unwinds one
+ * scope fewer.
  */
 export const decode = <A, E>(
   readable: NodeReadable,
@@ -57,8 +60,8 @@ export const decode = <A, E>(
     readonly idleResetBy?: "bytes" | "values" | undefined
     readonly onIdle?: (() => E) | undefined
   }
-): Stream.Stream<A, E> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
+): Effect.Effect<Stream.Stream<A, E>, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const clock = yield* Effect.clock
     let lastActivity = clock.unsafeCurrentTimeMillis()
     const valuesOnly = options.idleResetBy === "values"
@@ -141,8 +144,7 @@ export const decode = <A, E>(
         }
       }).pipe(Effect.forkScoped)
     }
-    return Stream.ensuring(
-      Stream.repeatEffectChunkOption(pull),
+    yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         readable.off("readable", notify)
         readable.off("end", onEnd)
@@ -150,4 +152,5 @@ export const decode = <A, E>(
         destroy()
       })
     )
-  }))
+    return Stream.repeatEffectChunkOption(pull)
+  })

@@ -269,7 +269,7 @@ const attempt = (
   decoder: (info: ResponseInfo) => EventDecoder
 ): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
   Stream.unwrapScoped(
-    Effect.map(execute(client, request, options.provider, options.timeouts?.headers), (response) => {
+    Effect.flatMap(execute(client, request, options.provider, options.timeouts?.headers), (response) => {
       const { provider } = options
       const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
       const onIdle = () => new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
@@ -315,9 +315,11 @@ const attempt = (
           Stream.concat(Stream.suspend(() => run(end)))
         )
       const body = Stream.mapError(response.stream, connectionError(provider))
-      return resetBy === "chunks"
-        ? Stream.timeoutFail(decoded(body), onIdle, idleTimeout)
-        : decoded(Stream.timeoutFail(body, onIdle, idleTimeout))
+      return Effect.succeed(
+        resetBy === "chunks"
+          ? Stream.timeoutFail(decoded(body), onIdle, idleTimeout)
+          : decoded(Stream.timeoutFail(body, onIdle, idleTimeout))
+      )
     })
   )
 

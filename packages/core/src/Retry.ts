@@ -69,7 +69,7 @@ export const stream = <A>(
           (made) => made.next(error)
         )
       const run = (): Stream.Stream<A, ProviderError> =>
-        Stream.suspend(attempt).pipe(
+        attempt().pipe(
           Stream.mapChunks((chunk) => {
             emitted ||= chunk.length > 0
             return chunk
