@@ -3,10 +3,10 @@
  * reaching the consumer, on a warm connection pool, interleaved across clients. The reply is then
  * read to its end and checked.
  */
-import { byFormat, failedRow, floorOf, interleaved, type Outcome, type Rounds, type ScriptedServer, table } from "./harness.js"
+import { latencies, latencyTable, type Outcome, type Rounds, type ScriptedServer } from "./harness.js"
 import * as Wire from "./wire.js"
 import type { Client } from "./peers/client.js"
-import { fmt, summarize, type Summary } from "./stats.js"
+import { fmt, type Summary } from "./stats.js"
 
 /** Each client's time to first delta, in milliseconds. */
 export const run = async (server: ScriptedServer, clients: ReadonlyArray<Client>, rounds: Rounds): Promise<Array<Outcome<Summary>>> => {
@@ -23,28 +23,12 @@ export const run = async (server: ScriptedServer, clients: ReadonlyArray<Client>
     if (text !== Wire.shortText) throw new Error(`received ${JSON.stringify(text)}`)
     return first - start
   }
-  return (await interleaved(clients, once, rounds)).map((outcome) =>
-    "value" in outcome ? { client: outcome.client, value: summarize(outcome.value) } : outcome
-  )
+  return latencies(clients, once, rounds)
 }
 
 /** The markdown table. */
 export const render = (title: string, outcomes: ReadonlyArray<Outcome<Summary>>): string =>
-  table(
-    title,
-    ["format", "client", "median", "p90", "p99", "median − fetch", "median vs fetch"],
-    byFormat(outcomes).map((outcome) => {
-      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 7)
-      const s = outcome.value
-      const floor = floorOf(outcomes, outcome.client.format)
-      return [
-        Wire.byId(outcome.client.format).name,
-        outcome.client.name,
-        fmt(s.median, 3),
-        fmt(s.p90, 3),
-        fmt(s.p99, 3),
-        floor !== undefined ? `${s.median - floor.median >= 0 ? "+" : ""}${fmt(s.median - floor.median, 3)}` : "",
-        floor !== undefined ? `${fmt(s.median / floor.median)}x` : ""
-      ]
-    })
-  )
+  latencyTable(title, outcomes, {
+    header: "median − fetch",
+    cell: (s, floor) => floor !== undefined ? `${s.median - floor.median >= 0 ? "+" : ""}${fmt(s.median - floor.median, 3)}` : ""
+  })

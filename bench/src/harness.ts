@@ -5,6 +5,7 @@
 import { ProviderServer, type Script } from "@reins/testing"
 import * as Wire from "./wire.js"
 import type { Client, Running } from "./peers/client.js"
+import { fmt, summarize, type Summary } from "./stats.js"
 
 /** Runs a full garbage collection when node runs with `--expose-gc`. */
 export const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
@@ -157,3 +158,38 @@ export const results = <A>(outcomes: ReadonlyArray<Outcome<A>>) =>
     format: outcome.client.format,
     ...("value" in outcome ? { result: outcome.value } : { error: outcome.error })
   }))
+
+/** Every client's samples in milliseconds, taken in interleaved rounds, as summaries. */
+export const latencies = async (
+  clients: ReadonlyArray<Client>,
+  sample: (client: Client) => Promise<number>,
+  rounds: Rounds
+): Promise<Array<Outcome<Summary>>> =>
+  (await interleaved(clients, sample, rounds)).map((outcome) =>
+    "value" in outcome ? { client: outcome.client, value: summarize(outcome.value) } : outcome
+  )
+
+/** A table of latencies: median, p90, p99, one more column, and the median against fetch's. */
+export const latencyTable = (
+  title: string,
+  outcomes: ReadonlyArray<Outcome<Summary>>,
+  more: { readonly header: string; readonly cell: (summary: Summary, floor: Summary | undefined) => string }
+): string =>
+  table(
+    title,
+    ["format", "client", "median", "p90", "p99", more.header, "median vs fetch"],
+    byFormat(outcomes).map((outcome) => {
+      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 7)
+      const s = outcome.value
+      const floor = floorOf(outcomes, outcome.client.format)
+      return [
+        Wire.byId(outcome.client.format).name,
+        outcome.client.name,
+        fmt(s.median, 3),
+        fmt(s.p90, 3),
+        fmt(s.p99, 3),
+        more.cell(s, floor),
+        floor !== undefined ? `${fmt(s.median / floor.median)}x` : ""
+      ]
+    })
+  )
