@@ -38,8 +38,12 @@ describe.each(transports)("over the $name transport", ({ layer, nodeBody }) => {
         ChatCompletions.reply({ text: "Hello there" })
       )
       yield* Effect.gen(function*() {
+        const limit = Error.stackTraceLimit
         const fiber = yield* forkStream({ messages: [Message.user("x")] })
         yield* interruptStream(server, fiber, server.requests[0])
+        // the stop silences the transport's stack traces only while it destroys the body
+        expect(Error.stackTraceLimit).toBe(limit)
+        expect(new Error("after").stack).toContain("after\n    at ")
         const message = yield* LanguageModel.generate({ messages: [Message.user("x")] })
         expect(Message.text(message)).toBe("Hello there")
       }).pipe(Effect.provide(OpenAiChat.layer({ model: "m", apiKey: "sk-test-key", baseUrl: `${server.url}/v1` }).pipe(Layer.provide(layer))))
