@@ -5,7 +5,7 @@
  * may come at any point.
  */
 import type { Chunk, HttpStream, Sse, StopReason, Usage } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
 
 /** Maps an Anthropic `stop_reason` to the common stop reason. */
 export const stopReason = (raw: string): StopReason => {
@@ -45,8 +45,6 @@ export const streamError = (provider: string, error: any): ProviderError.Provide
 type Block =
   | { readonly kind: "text" | "thinking" | "redacted" | "skip" }
   | { readonly kind: "tool"; readonly input: unknown; streamed: boolean }
-
-const count = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined)
 
 /**
  * The decoder for one Messages response.
@@ -127,16 +125,16 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     }
     this.started = true
     this.messageId = id
-    out.push({ _tag: "Start", responseId: id, model: typeof message.model === "string" ? message.model : undefined, requestId: this.info.requestId })
+    out.push({ _tag: "Start", responseId: id, model: WireValue.string(message.model), requestId: this.info.requestId })
     // Input usage is known now: reported at once, it survives an interruption later on. Output
     // usage is not: a stopped stream's output is estimated from what arrived instead.
     if (message.usage != null) out.push({ _tag: "Usage", usage: this.input(message.usage) })
   }
 
   private input(usage: any): Partial<Usage.Usage> {
-    this.inputTokens = count(usage.input_tokens) ?? this.inputTokens
-    this.cacheReadTokens = count(usage.cache_read_input_tokens) ?? this.cacheReadTokens
-    this.cacheWriteTokens = count(usage.cache_creation_input_tokens) ?? this.cacheWriteTokens
+    this.inputTokens = WireValue.count(usage.input_tokens) ?? this.inputTokens
+    this.cacheReadTokens = WireValue.count(usage.cache_read_input_tokens) ?? this.cacheReadTokens
+    this.cacheWriteTokens = WireValue.count(usage.cache_creation_input_tokens) ?? this.cacheWriteTokens
     return {
       inputTokens: this.inputTokens + this.cacheReadTokens + this.cacheWriteTokens,
       cacheReadTokens: this.cacheReadTokens,
@@ -151,8 +149,8 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     if (usage == null) return
     // message_delta counts are cumulative; with server tools the input grows past message_start's.
     const hasInput = usage.input_tokens != null || usage.cache_read_input_tokens != null || usage.cache_creation_input_tokens != null
-    const output = count(usage.output_tokens)
-    const reasoning = count(usage.output_tokens_details?.thinking_tokens)
+    const output = WireValue.count(usage.output_tokens)
+    const reasoning = WireValue.count(usage.output_tokens_details?.thinking_tokens)
     out.push({
       _tag: "Usage",
       usage: {

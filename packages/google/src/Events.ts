@@ -10,7 +10,7 @@
  * `ToolCallStart` is sent with the first fragment, so the call shows at once.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
 
 /** Maps a Gemini `finishReason` to the common stop reason (`STOP` after function calls is fixed by the decoder). */
 export const stopReason = (raw: string): StopReason => {
@@ -191,8 +191,6 @@ interface OpenCall {
   signature: string | undefined
 }
 
-const count = (u: unknown): number | undefined => (typeof u === "number" && Number.isFinite(u) ? u : undefined)
-
 /** The decoder for one Gemini streamed response. */
 export class GoogleEventDecoder implements HttpStream.EventDecoder {
   private started = false
@@ -362,11 +360,11 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
    * `candidatesTokenCount` excludes `thoughtsTokenCount`, which output tokens include.
    */
   private usage(meta: Record<string, unknown>, out: Array<Chunk.Chunk>): void {
-    const prompt = count(meta.promptTokenCount)
-    const toolPrompt = count(meta.toolUsePromptTokenCount)
-    const candidates = count(meta.candidatesTokenCount)
-    const thoughts = count(meta.thoughtsTokenCount)
-    const cached = count(meta.cachedContentTokenCount)
+    const prompt = WireValue.count(meta.promptTokenCount)
+    const toolPrompt = WireValue.count(meta.toolUsePromptTokenCount)
+    const candidates = WireValue.count(meta.candidatesTokenCount)
+    const thoughts = WireValue.count(meta.thoughtsTokenCount)
+    const cached = WireValue.count(meta.cachedContentTokenCount)
     const key = `${prompt},${toolPrompt},${candidates},${thoughts},${cached}`
     if (key === this.usageKey) return
     this.usageKey = key

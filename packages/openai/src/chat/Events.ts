@@ -3,7 +3,7 @@
  * (or an error object); the stream ends with `data: [DONE]`.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
 
 /** Maps a Chat Completions `finish_reason` to the common stop reason. */
 export const stopReason = (raw: string): StopReason => {
@@ -37,17 +37,11 @@ export const streamError = (provider: string, error: any): ProviderError.Provide
   })
 }
 
-/** A wire value that must be a string (an id, a model, a name), or `undefined` when it is not one. */
-const string = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
-
-/** A token count, or `undefined` when the wire sent something else. */
-const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined)
-
 const usage = (wire: any): Chunk.UsageChunk => {
-  const cached = count(wire.prompt_tokens_details?.cached_tokens ?? wire.cached_tokens)
-  const reasoning = count(wire.completion_tokens_details?.reasoning_tokens)
-  const input = count(wire.prompt_tokens) ?? 0
-  let output = count(wire.completion_tokens) ?? 0
+  const cached = WireValue.count(wire.prompt_tokens_details?.cached_tokens ?? wire.cached_tokens)
+  const reasoning = WireValue.count(wire.completion_tokens_details?.reasoning_tokens)
+  const input = WireValue.count(wire.prompt_tokens) ?? 0
+  let output = WireValue.count(wire.completion_tokens) ?? 0
   // OpenAI counts reasoning inside completion_tokens; some compatible servers (xAI) count it
   // beside, which their total_tokens shows. Output always includes reasoning here.
   if (typeof reasoning === "number" && wire.total_tokens === input + output + reasoning && reasoning > 0) output += reasoning
@@ -91,7 +85,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     if (json.error !== undefined || event.event === "error") throw streamError(this.provider, json.error ?? json)
     if (!this.started) {
       this.started = true
-      out.push({ _tag: "Start", responseId: string(json.id), model: string(json.model), requestId: this.info.requestId })
+      out.push({ _tag: "Start", responseId: WireValue.string(json.id), model: WireValue.string(json.model), requestId: this.info.requestId })
     }
     const choice = json.choices?.[0]
     if (choice !== undefined) {
@@ -135,7 +129,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
           _tag: "ToolCallStart",
           index,
           id: typeof call.id === "string" && call.id !== "" ? call.id : `call_${index}`,
-          name: string(call.function?.name) ?? ""
+          name: WireValue.string(call.function?.name) ?? ""
         })
       }
       if (typeof args === "string" && args !== "") out.push({ _tag: "ToolCallDelta", index, delta: args })

@@ -6,7 +6,7 @@
  * by `response.output_item.done`, which carries the finished item.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
 import { customToolKey } from "./Request.js"
 
 /** Maps an incomplete response's `incomplete_details.reason` to the common stop reason. */
@@ -50,20 +50,14 @@ export const streamError = (provider: string, error: any, raw: unknown = error):
   })
 }
 
-/** A wire value that must be a string (an id, a model), or `undefined` when it is not one. */
-const string = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
-
-/** A token count, or `undefined` when the wire sent something else. */
-const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined)
-
 const usage = (wire: any): Chunk.UsageChunk => {
-  const cached = count(wire.input_tokens_details?.cached_tokens)
-  const reasoning = count(wire.output_tokens_details?.reasoning_tokens)
+  const cached = WireValue.count(wire.input_tokens_details?.cached_tokens)
+  const reasoning = WireValue.count(wire.output_tokens_details?.reasoning_tokens)
   return {
     _tag: "Usage",
     usage: {
-      inputTokens: count(wire.input_tokens) ?? 0,
-      outputTokens: count(wire.output_tokens) ?? 0,
+      inputTokens: WireValue.count(wire.input_tokens) ?? 0,
+      outputTokens: WireValue.count(wire.output_tokens) ?? 0,
       ...(typeof cached === "number" ? { cacheReadTokens: cached } : {}),
       ...(typeof reasoning === "number" ? { reasoningTokens: reasoning } : {})
     }
@@ -233,7 +227,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private start(response: any, out: Array<Chunk.Chunk>) {
     if (this.started) return
     this.started = true
-    out.push({ _tag: "Start", responseId: string(response?.id), model: string(response?.model), requestId: this.info.requestId })
+    out.push({ _tag: "Start", responseId: WireValue.string(response?.id), model: WireValue.string(response?.model), requestId: this.info.requestId })
   }
 
   private itemAdded(json: any, out: Array<Chunk.Chunk>) {
