@@ -4,7 +4,7 @@
  * so its share is in every figure alike), for Reins' `Turn.run` and each peer's agent loop, or the
  * loop its documentation shows where it has none.
  */
-import { byFormat, failedRow, interleaved, type Outcome, type Rounds, type ScriptedServer, table } from "./harness.js"
+import { interleaved, type Outcome, outcomeTable, type Rounds, type ScriptedServer, valueOf } from "./harness.js"
 import * as Wire from "./wire.js"
 import type { Client } from "./peers/client.js"
 import { fmt, summarize, type Summary } from "./stats.js"
@@ -44,31 +44,15 @@ export const run = async (server: ScriptedServer, clients: ReadonlyArray<Client>
       : outcome
   )
 
-/** Reins' median wall time on `format`, when it succeeded. */
-const reinsOf = (outcomes: ReadonlyArray<Outcome<TurnTimes>>, format: Wire.FormatId) => {
-  for (const outcome of outcomes) {
-    if (outcome.client.kind === "reins" && outcome.client.format === format && "value" in outcome) return outcome.value
-  }
-  return undefined
-}
-
 /** The markdown table. */
 export const render = (title: string, outcomes: ReadonlyArray<Outcome<TurnTimes>>): string =>
-  table(
-    title,
-    ["format", "client", "wall median", "wall p99", "CPU median", "CPU p99", "wall vs Reins"],
-    byFormat(outcomes).map((outcome) => {
-      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 7)
-      const { wall, cpu } = outcome.value
-      const reins = reinsOf(outcomes, outcome.client.format)
-      return [
-        Wire.byId(outcome.client.format).name,
-        outcome.client.name,
-        fmt(wall.median, 3),
-        fmt(wall.p99, 3),
-        fmt(cpu.median, 3),
-        fmt(cpu.p99, 3),
-        reins !== undefined ? `${fmt(wall.median / reins.wall.median)}x` : ""
-      ]
-    })
-  )
+  outcomeTable(title, ["wall median", "wall p99", "CPU median", "CPU p99", "wall vs Reins"], outcomes, ({ cpu, wall }, client) => {
+    const reins = valueOf(outcomes, client.format, "reins")
+    return [
+      fmt(wall.median, 3),
+      fmt(wall.p99, 3),
+      fmt(cpu.median, 3),
+      fmt(cpu.p99, 3),
+      reins !== undefined ? `${fmt(wall.median / reins.wall.median)}x` : ""
+    ]
+  })

@@ -130,25 +130,43 @@ export const table = (title: string, header: ReadonlyArray<string>, rows: Readon
     ...rows.map((row) => `| ${row.join(" | ")} |`)
   ].join("\n")
 
-/** The row of a client that failed: its label, then the error across the remaining columns. */
-export const failedRow = (client: Client, error: string, columns: number): Array<string> => [
-  Wire.byId(client.format).name,
-  client.name,
-  `failed: ${error.replaceAll("|", "/")}`,
-  ...Array.from({ length: columns - 3 }, () => "")
-]
-
-/** The floor client's outcome for a format, when it succeeded. */
-export const floorOf = <A>(outcomes: ReadonlyArray<Outcome<A>>, format: Wire.FormatId): A | undefined => {
+/** The value of the first client of `kind` on `format` that succeeded. */
+export const valueOf = <A>(outcomes: ReadonlyArray<Outcome<A>>, format: Wire.FormatId, kind: Client["kind"]): A | undefined => {
   for (const outcome of outcomes) {
-    if (outcome.client.format === format && outcome.client.kind === "floor" && "value" in outcome) return outcome.value
+    if (outcome.client.format === format && outcome.client.kind === kind && "value" in outcome) return outcome.value
   }
   return undefined
 }
 
+/** The floor client's value for a format, when it succeeded. */
+export const floorOf = <A>(outcomes: ReadonlyArray<Outcome<A>>, format: Wire.FormatId): A | undefined =>
+  valueOf(outcomes, format, "floor")
+
 /** Outcomes in table order: by format, then as the clients were listed. */
 export const byFormat = <A>(outcomes: ReadonlyArray<Outcome<A>>): Array<Outcome<A>> =>
   Wire.all.flatMap((format) => outcomes.filter((outcome) => outcome.client.format === format.id))
+
+/**
+ * A table with a row per client, by format: the format and the client, then `cells` of its value
+ * under `columns`; a client that failed gets its error across them instead.
+ */
+export const outcomeTable = <A>(
+  title: string,
+  columns: ReadonlyArray<string>,
+  outcomes: ReadonlyArray<Outcome<A>>,
+  cells: (value: A, client: Client) => ReadonlyArray<string>
+): string =>
+  table(
+    title,
+    ["format", "client", ...columns],
+    byFormat(outcomes).map((outcome) => [
+      Wire.byId(outcome.client.format).name,
+      outcome.client.name,
+      ...("error" in outcome
+        ? [`failed: ${outcome.error.replaceAll("|", "/")}`, ...columns.slice(1).map(() => "")]
+        : cells(outcome.value, outcome.client))
+    ])
+  )
 
 /** Outcomes as plain data for `results.json`. */
 export const results = <A>(outcomes: ReadonlyArray<Outcome<A>>) =>
@@ -175,21 +193,13 @@ export const latencyTable = (
   outcomes: ReadonlyArray<Outcome<Summary>>,
   more: { readonly header: string; readonly cell: (summary: Summary, floor: Summary | undefined) => string }
 ): string =>
-  table(
-    title,
-    ["format", "client", "median", "p90", "p99", more.header, "median vs fetch"],
-    byFormat(outcomes).map((outcome) => {
-      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 7)
-      const s = outcome.value
-      const floor = floorOf(outcomes, outcome.client.format)
-      return [
-        Wire.byId(outcome.client.format).name,
-        outcome.client.name,
-        fmt(s.median, 3),
-        fmt(s.p90, 3),
-        fmt(s.p99, 3),
-        more.cell(s, floor),
-        floor !== undefined ? `${fmt(s.median / floor.median)}x` : ""
-      ]
-    })
-  )
+  outcomeTable(title, ["median", "p90", "p99", more.header, "median vs fetch"], outcomes, (s, client) => {
+    const floor = floorOf(outcomes, client.format)
+    return [
+      fmt(s.median, 3),
+      fmt(s.p90, 3),
+      fmt(s.p99, 3),
+      more.cell(s, floor),
+      floor !== undefined ? `${fmt(s.median / floor.median)}x` : ""
+    ]
+  })

@@ -6,8 +6,7 @@
  * the number of streams). The server's thread shares the process, so RSS includes its share; the
  * heap figure is this thread's only.
  */
-import { byFormat, each, failedRow, floorOf, gc, opened, type Outcome, settle, table } from "./harness.js"
-import * as Wire from "./wire.js"
+import { each, floorOf, gc, opened, type Outcome, outcomeTable, settle } from "./harness.js"
 import type { Client, Running } from "./peers/client.js"
 import { fmt, summarize } from "./stats.js"
 import * as WorkerServer from "./workerServer.js"
@@ -93,20 +92,12 @@ export const run = async (clients: ReadonlyArray<Client>, streams: number, round
 
 /** The markdown table. */
 export const render = (title: string, outcomes: ReadonlyArray<Outcome<Load>>): string =>
-  table(
-    title,
-    ["format", "client", "all closed, ms", "heap per stream, KB", "peak RSS, MB", "all closed vs fetch"],
-    byFormat(outcomes).map((outcome) => {
-      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 6)
-      const load = outcome.value
-      const floor = floorOf(outcomes, outcome.client.format)
-      return [
-        Wire.byId(outcome.client.format).name,
-        outcome.client.name,
-        fmt(load.allClosedMs, 1),
-        fmt(load.heapPerStreamKB, 1),
-        fmt(load.peakRssMB, 0),
-        floor !== undefined ? `${fmt(load.allClosedMs / floor.allClosedMs)}x` : ""
-      ]
-    })
-  )
+  outcomeTable(title, ["all closed, ms", "heap per stream, KB", "peak RSS, MB", "all closed vs fetch"], outcomes, (load, client) => {
+    const floor = floorOf(outcomes, client.format)
+    return [
+      fmt(load.allClosedMs, 1),
+      fmt(load.heapPerStreamKB, 1),
+      fmt(load.peakRssMB, 0),
+      floor !== undefined ? `${fmt(load.allClosedMs / floor.allClosedMs)}x` : ""
+    ]
+  })

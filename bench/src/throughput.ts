@@ -9,7 +9,7 @@
  * penalty on JIT-heavy code that no application pays between requests.
  */
 import { Script } from "@reins/testing"
-import { byFormat, failedRow, floorOf, gc, label, type Outcome, type Rounds, type ScriptedServer, table } from "./harness.js"
+import { floorOf, gc, label, type Outcome, outcomeTable, type Rounds, type ScriptedServer } from "./harness.js"
 import * as Wire from "./wire.js"
 import type { Client } from "./peers/client.js"
 import { fmt, summarize } from "./stats.js"
@@ -95,22 +95,14 @@ export const fastestPeer = (outcomes: ReadonlyArray<Outcome<Throughput>>, format
 
 /** The markdown table. */
 export const render = (title: string, outcomes: ReadonlyArray<Outcome<Throughput>>): string =>
-  table(
-    title,
-    ["format", "client", "events/s", "CPU µs/event", "runs", "vs fetch", "vs fastest peer"],
-    byFormat(outcomes).map((outcome) => {
-      if ("error" in outcome) return failedRow(outcome.client, outcome.error, 7)
-      const { cpuMicrosPerEvent, eventsPerSecond, runs } = outcome.value
-      const floor = floorOf(outcomes, outcome.client.format)
-      const peer = fastestPeer(outcomes, outcome.client.format)
-      return [
-        Wire.byId(outcome.client.format).name,
-        outcome.client.name,
-        Math.round(eventsPerSecond).toLocaleString("en"),
-        fmt(cpuMicrosPerEvent),
-        String(runs),
-        floor !== undefined ? `${fmt(eventsPerSecond / floor.eventsPerSecond)}x` : "",
-        peer !== undefined && outcome.client.kind !== "peer" ? `${fmt(eventsPerSecond / peer)}x` : ""
-      ]
-    })
-  )
+  outcomeTable(title, ["events/s", "CPU µs/event", "runs", "vs fetch", "vs fastest peer"], outcomes, (value, client) => {
+    const floor = floorOf(outcomes, client.format)
+    const peer = fastestPeer(outcomes, client.format)
+    return [
+      Math.round(value.eventsPerSecond).toLocaleString("en"),
+      fmt(value.cpuMicrosPerEvent),
+      String(value.runs),
+      floor !== undefined ? `${fmt(value.eventsPerSecond / floor.eventsPerSecond)}x` : "",
+      peer !== undefined && client.kind !== "peer" ? `${fmt(value.eventsPerSecond / peer)}x` : ""
+    ]
+  })
