@@ -114,7 +114,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
 
   private messageStart(json: any, event: Sse.SseEvent, out: Array<Chunk.Chunk>) {
     const message = json.message ?? {}
-    const id: string | undefined = typeof message.id === "string" ? message.id : undefined
+    const id = WireValue.string(message.id)
     if (this.started) {
       if (id === this.messageId) return
       throw new ProviderError.ProtocolError({

@@ -238,7 +238,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       case "message":
         this.items.set(key, {
           kind: "message",
-          phase: typeof item.phase === "string" ? item.phase : undefined,
+          phase: WireValue.string(item.phase),
           parts: new Map(),
           metadataSent: false
         })
@@ -317,7 +317,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     const key = this.key(json)
     let state = this.items.get(key)
     if (state?.kind !== "message") {
-      state = { kind: "message", phase: typeof phase === "string" ? phase : undefined, parts: new Map(), metadataSent: false }
+      state = { kind: "message", phase: WireValue.string(phase), parts: new Map(), metadataSent: false }
       this.items.set(key, state)
     }
     const index: number = json.content_index ?? 0
@@ -363,7 +363,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     const name = typeof item.name === "string" ? item.name : ""
     const call: FunctionCall = {
       kind: "function",
-      itemId: typeof item.id === "string" ? item.id : undefined,
+      itemId: WireValue.string(item.id),
       callId: typeof item.call_id === "string" && item.call_id !== "" ? item.call_id : `call_${this.nextIndex}`,
       name,
       wrapper: this.isWrapper(name),
