@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Pull from "./Pull.js"
 
 /**
  * Destroys a body on purpose. The transport makes errors for it that nobody reads (undici makes
@@ -54,13 +54,12 @@ export const nodeReadable = (response: HttpClientResponse.HttpClientResponse): N
 }
 
 /**
- * A stream of a Node readable's values, bound to the current scope: `decode` turns each piece of
+ * A pull over a Node readable's values, bound to the current scope: `decode` turns each piece of
  * bytes into values (pushed onto `out`) and may throw a typed error; `end` runs once when the body
- * ends. Closing the scope (any end of the stream that uses it) destroys the body. The caller's own
- * scope is used rather than one more of the stream's, so that an interrupted call unwinds one
- * scope fewer.
+ * ends. Closing the scope destroys the body. Each pull takes every piece the body has buffered, so
+ * one pull is one read's worth of values.
  */
-export const decode = <A, E>(
+export const pull = <A, E>(
   readable: NodeReadable,
   options: {
     readonly decode: (bytes: Uint8Array, out: Array<A>) => void
@@ -75,7 +74,7 @@ export const decode = <A, E>(
     readonly idleResetBy?: "bytes" | "values" | undefined
     readonly onIdle?: (() => E) | undefined
   }
-): Effect.Effect<Stream.Stream<A, E>, never, Scope.Scope> =>
+): Effect.Effect<Pull.Pull<A, E>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     let lastActivity = clock.unsafeCurrentTimeMillis()
@@ -112,7 +111,7 @@ export const decode = <A, E>(
     })
     /** An error met after some values of the same read: those values go first, the error next. */
     let deferred: Option.Option<E> | undefined
-    const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
+    const next: Pull.Pull<A, E> = Effect.suspend(() => {
       if (deferred !== undefined) return Effect.fail(deferred)
       if (done) return Effect.fail(Option.none())
       if (idled) {
@@ -141,7 +140,7 @@ export const decode = <A, E>(
         deferred = failed
         return Effect.succeed(Chunk.unsafeFromArray(out))
       }
-      return Effect.zipRight(waitForBytes, pull)
+      return Effect.zipRight(waitForBytes, next)
     })
     // One watchdog per body rather than a timer per wait: it sleeps until the idle limit would be
     // reached since the last bytes, and wakes the reader only when it is.
@@ -167,5 +166,5 @@ export const decode = <A, E>(
         destroy()
       })
     )
-    return Stream.repeatEffectChunkOption(pull)
+    return next
   })

@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import type * as Chunk from "./Chunk.js"
 import * as BodyReader from "./BodyReader.js"
 import * as ProviderError from "./ProviderError.js"
+import * as Pull from "./Pull.js"
 import * as Retry from "./Retry.js"
 import * as Sse from "./Sse.js"
 
@@ -43,6 +44,8 @@ export const defaultTimeouts = { headers: "10 minutes", idle: "5 minutes", idleR
 /** What a provider says about the request it streams. */
 export interface Options {
   readonly provider: string
+  /** The model asked for, recorded on the call's span. */
+  readonly model?: string | undefined
   readonly sse?: Sse.SseOptions | undefined
   readonly timeouts?: Timeouts | undefined
   /** Retries before any output; `Retry.defaultPolicy` unless given. */
@@ -51,6 +54,7 @@ export interface Options {
 
 /** Per-call settings a layer and a request may both give; the request's win. */
 export interface CallSettings {
+  readonly model?: string | undefined
   readonly timeouts?: Timeouts | undefined
   readonly retry?: Retry.Policy | undefined
 }
@@ -58,6 +62,7 @@ export interface CallSettings {
 /** The options of one call: the provider's name, the layer's settings, the request's overrides. */
 export const callOptions = (provider: string, layer: CallSettings, request: CallSettings): Options => ({
   provider,
+  model: request.model ?? layer.model,
   timeouts: { ...layer.timeouts, ...request.timeouts },
   retry: request.retry ?? layer.retry
 })
@@ -238,7 +243,9 @@ const decodeFailure = (provider: string, error: unknown): ProviderError.Provider
 
 /**
  * A whole provider call: sends the request, decodes the SSE body with a fresh decoder, and emits
- * its chunks. The stream owns the connection; ending it in any way releases it.
+ * its chunks, retrying before any output as `options.retry` says. The stream owns the connection;
+ * ending it in any way releases it. The call is traced as a `LanguageModel.stream` span, the parent
+ * of each attempt's HTTP span.
  *
  * @example
  * HttpStream.chunks(client, request, { provider: "openai" }, (info) => new ChatDecoder(info))
@@ -250,7 +257,15 @@ export const chunks = (
   decoder: (info: ResponseInfo) => EventDecoder
 ): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
   withTotalTimeout(
-    Retry.stream(options.retry ?? Retry.defaultPolicy, () => attempt(client, request, options, decoder)),
+    // One pull under one scope: retries and decoding add no stream layer that every read would
+    // pass through (see Pull).
+    Pull.stream(Effect.flatMap(
+      Effect.makeSpanScoped("LanguageModel.stream", {
+        attributes: { provider: options.provider, ...(options.model !== undefined ? { model: options.model } : {}) },
+        captureStackTrace: false
+      }),
+      (span) => Retry.pull(options.retry ?? Retry.defaultPolicy, Effect.withParentSpan(attempt(client, request, options, decoder), span))
+    )),
     options
   )
 
@@ -262,66 +277,65 @@ const withTotalTimeout = (stream: Stream.Stream<Chunk.Chunk, ProviderError.Provi
   return Stream.interruptWhen(stream, Effect.zipRight(Effect.sleep(timeout), Effect.fail(new ProviderError.TotalTimeout({ provider: options.provider, timeout }))))
 }
 
+/** One attempt: the request sent in the current scope, and the pull over its decoded body. */
 const attempt = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder
-): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
-  Stream.unwrapScoped(
-    Effect.flatMap(execute(client, request, options.provider, options.timeouts?.headers), (response) => {
-      const { provider } = options
-      const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
-      const onIdle = () => new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
-      const resetBy = options.timeouts?.idleResetBy ?? defaultTimeouts.idleResetBy
-      const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
-      const sse = new Sse.SseDecoder({ provider, ...options.sse })
-      // SSE framing and event decoding run inside one pull, in plain loops over whole reads.
-      const feed = (bytes: Uint8Array, out: Array<Chunk.Chunk>) => {
-        const events = sse.feed(bytes)
-        for (let i = 0; i < events.length; i++) decode.event(events[i], out)
+): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> =>
+  Effect.flatMap(execute(client, request, options.provider, options.timeouts?.headers), (response) => {
+    const { provider } = options
+    const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
+    const onIdle = () => new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
+    const resetBy = options.timeouts?.idleResetBy ?? defaultTimeouts.idleResetBy
+    const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
+    const sse = new Sse.SseDecoder({ provider, ...options.sse })
+    // SSE framing and event decoding run inside one pull, in plain loops over whole reads.
+    const feed = (bytes: Uint8Array, out: Array<Chunk.Chunk>) => {
+      const events = sse.feed(bytes)
+      for (let i = 0; i < events.length; i++) decode.event(events[i], out)
+    }
+    const end = (out: Array<Chunk.Chunk>) => {
+      for (const event of sse.end()) decode.event(event, out)
+      decode.end(out)
+    }
+    const readable = BodyReader.nodeReadable(response)
+    if (readable !== undefined) {
+      return BodyReader.pull(readable, {
+        decode: feed,
+        end,
+        onBodyError: (cause) => brokenBody(provider, cause),
+        onDecodeError: (thrown) => decodeFailure(provider, thrown),
+        idleTimeout,
+        idleResetBy: resetBy === "chunks" ? "values" : "bytes",
+        onIdle
+      })
+    }
+    // The portable path (fetch, browsers): values decoded before an error in the same read go
+    // downstream first, then the error.
+    const run = (f: (out: Array<Chunk.Chunk>) => void): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
+      const out: Array<Chunk.Chunk> = []
+      try {
+        f(out)
+        return Stream.fromChunk(EffectChunk.unsafeFromArray(out))
+      } catch (error) {
+        return Stream.concat(Stream.fromChunk(EffectChunk.unsafeFromArray(out)), Stream.fail(decodeFailure(provider, error)))
       }
-      const end = (out: Array<Chunk.Chunk>) => {
-        for (const event of sse.end()) decode.event(event, out)
-        decode.end(out)
-      }
-      const readable = BodyReader.nodeReadable(response)
-      if (readable !== undefined) {
-        return BodyReader.decode(readable, {
-          decode: feed,
-          end,
-          onBodyError: (cause) => brokenBody(provider, cause),
-          onDecodeError: (thrown) => decodeFailure(provider, thrown),
-          idleTimeout,
-          idleResetBy: resetBy === "chunks" ? "values" : "bytes",
-          onIdle
-        })
-      }
-      // The portable path (fetch, browsers): values decoded before an error in the same read go
-      // downstream first, then the error.
-      const run = (f: (out: Array<Chunk.Chunk>) => void): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
-        const out: Array<Chunk.Chunk> = []
-        try {
-          f(out)
-          return Stream.fromChunk(EffectChunk.unsafeFromArray(out))
-        } catch (error) {
-          return Stream.concat(Stream.fromChunk(EffectChunk.unsafeFromArray(out)), Stream.fail(decodeFailure(provider, error)))
-        }
-      }
-      const decoded = (bytes: Stream.Stream<Uint8Array, ProviderError.ProviderError>) =>
-        bytes.pipe(
-          Stream.chunks,
-          Stream.flatMap((batch) => run((out) => { for (const piece of batch) feed(piece, out) })),
-          Stream.concat(Stream.suspend(() => run(end)))
-        )
-      const body = Stream.mapError(response.stream, connectionError(provider))
-      return Effect.succeed(
-        resetBy === "chunks"
-          ? Stream.timeoutFail(decoded(body), onIdle, idleTimeout)
-          : decoded(Stream.timeoutFail(body, onIdle, idleTimeout))
+    }
+    const decoded = (bytes: Stream.Stream<Uint8Array, ProviderError.ProviderError>) =>
+      bytes.pipe(
+        Stream.chunks,
+        Stream.flatMap((batch) => run((out) => { for (const piece of batch) feed(piece, out) })),
+        Stream.concat(Stream.suspend(() => run(end)))
       )
-    })
-  )
+    const body = Stream.mapError(response.stream, connectionError(provider))
+    return Stream.toPull(
+      resetBy === "chunks"
+        ? Stream.timeoutFail(decoded(body), onIdle, idleTimeout)
+        : decoded(Stream.timeoutFail(body, onIdle, idleTimeout))
+    )
+  })
 
 /** Parses one event's JSON, failing with a `ProtocolError` that shows the bad text. */
 export const parseJson = (provider: string, event: Sse.SseEvent): any => {

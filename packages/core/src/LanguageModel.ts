@@ -64,12 +64,9 @@ export class LanguageModel extends Context.Tag("@reins/core/LanguageModel")<Lang
  * )
  */
 export const stream = (request: Request): Stream.Stream<Chunk.Chunk, ProviderError, LanguageModel> =>
-  // A channel-level unwrap: `Stream.unwrap` flattens a stream of one stream, about a tenth of a
-  // short call's Effect operations.
-  Stream.fromChannel(Channel.unwrap(Effect.map(LanguageModel, (model) =>
-    Stream.toChannel(model.stream(request).pipe(
-      Stream.withSpan("LanguageModel.stream", { attributes: { provider: model.provider, model: request.model ?? model.model } })
-    )))))
+  // A channel-level unwrap: `Stream.unwrap` flattens a stream of one stream, a layer that every
+  // chunk would pass through.
+  Stream.fromChannel(Channel.unwrap(Effect.map(LanguageModel, (model) => Stream.toChannel(model.stream(request)))))
 
 /** Runs one response to its end and returns the assistant message. */
 export const generate = (request: Request): Effect.Effect<Message.Assistant, ProviderError, LanguageModel> =>

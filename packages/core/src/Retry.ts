@@ -6,9 +6,14 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ProviderError } from "./ProviderError.js"
+import * as Pull from "./Pull.js"
 
 /** How a provider call is retried. */
 export interface Policy {
@@ -50,38 +55,54 @@ export const schedule = (policy: Policy): Schedule.Schedule<ProviderError, Provi
 }
 
 /**
+ * A pull that opens an attempt (in a scope of its own, inside the current one) at its first read,
+ * and when the attempt fails with a retryable error before any chunk went downstream, closes it,
+ * waits out the backoff and opens another. Once a chunk has gone downstream, an error surfaces as
+ * it is, and each read goes straight to the attempt's own pull.
+ */
+export const pull = <A>(
+  policy: Policy,
+  open: Effect.Effect<Pull.Pull<A, ProviderError>, ProviderError, Scope.Scope>
+): Effect.Effect<Pull.Pull<A, ProviderError>, never, Scope.Scope> =>
+  Effect.map(Effect.scope, (outer) => {
+    let current: Pull.Pull<A, ProviderError> | undefined
+    // Made on the first failure only: most calls never need it.
+    let driver: Schedule.ScheduleDriver<ProviderError, ProviderError> | undefined
+    const backoff = (error: ProviderError) =>
+      Effect.flatMap(
+        driver === undefined ? Effect.tap(Schedule.driver(schedule(policy)), (made) => void (driver = made)) : Effect.succeed(driver),
+        (made) => made.next(error)
+      )
+    /** After a failed attempt, whose scope is already closed: another attempt, or the error. */
+    const retry = (error: ProviderError): Pull.Pull<A, ProviderError> =>
+      policy.maxRetries <= 0
+        ? Effect.fail(Option.some(error))
+        : Effect.matchEffect(backoff(error), { onFailure: () => Effect.fail(Option.some(error)), onSuccess: () => start })
+    const start: Pull.Pull<A, ProviderError> = Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) =>
+      Effect.matchEffect(Scope.extend(open, scope), {
+        onFailure: (error) => Effect.zipRight(Scope.close(scope, Exit.fail(error)), retry(error)),
+        onSuccess: (opened) => {
+          const guarded: Pull.Pull<A, ProviderError> = Effect.matchEffect(opened, {
+            onFailure: (error) =>
+              Option.isNone(error) ? Effect.fail(error) : Effect.zipRight(Scope.close(scope, Exit.fail(error.value)), retry(error.value)),
+            onSuccess: (chunk) => {
+              // Output went downstream: from now on, no retry, and nothing between reads.
+              if (chunk.length > 0) current = opened
+              return Effect.succeed(chunk)
+            }
+          })
+          current = guarded
+          return guarded
+        }
+      }))
+    return Effect.suspend(() => current ?? start)
+  })
+
+/**
  * Runs `attempt`, and runs it again after a backoff when it fails with a retryable error before
  * emitting anything. Once a chunk has gone downstream, an error surfaces as it is.
  */
 export const stream = <A>(
   policy: Policy,
   attempt: () => Stream.Stream<A, ProviderError>
-): Stream.Stream<A, ProviderError> =>
-  policy.maxRetries <= 0
-    ? Stream.suspend(attempt)
-    : Stream.suspend(() => {
-      let emitted = false
-      // Made on the first failure only: most calls never need it.
-      let driver: Schedule.ScheduleDriver<ProviderError, ProviderError> | undefined
-      const backoff = (error: ProviderError) =>
-        Effect.flatMap(
-          driver === undefined ? Effect.tap(Schedule.driver(schedule(policy)), (made) => void (driver = made)) : Effect.succeed(driver),
-          (made) => made.next(error)
-        )
-      const run = (): Stream.Stream<A, ProviderError> =>
-        attempt().pipe(
-          Stream.mapChunks((chunk) => {
-            emitted ||= chunk.length > 0
-            return chunk
-          }),
-          Stream.catchAll((error) =>
-            emitted
-              ? Stream.fail(error)
-              : Stream.unwrap(Effect.match(backoff(error), {
-                onFailure: () => Stream.fail(error),
-                onSuccess: run
-              }))
-          )
-        )
-      return run()
-    })
+): Stream.Stream<A, ProviderError> => Pull.stream(pull(policy, Effect.suspend(() => Stream.toPull(attempt()))))
