@@ -25,9 +25,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as Tracer from "effect/Tracer"
 import * as http from "node:http"
 import * as util from "node:util"
+import { type RecordedSpan, recordingTracer } from "./support.js"
 
 const KEY = "sk-SECRET-abc123"
 /** Any recognisable piece of the key counts as a leak, not only the whole of it. */
@@ -54,50 +54,6 @@ const recordingLogger = (lines: Array<string>) =>
   Logger.make((options) => {
     lines.push(Logger.logfmtLogger.log(options), Logger.jsonLogger.log(options), util.inspect(options.message, { depth: Infinity }))
     if (!Cause.isEmpty(options.cause)) lines.push(Cause.pretty(options.cause, { renderErrorCause: true }))
-  })
-
-/** A span as recorded: what a tracing exporter would ship. */
-interface RecordedSpan {
-  readonly name: string
-  readonly attributes: Map<string, unknown>
-  readonly events: Array<{ readonly name: string; readonly attributes: Record<string, unknown> | undefined }>
-  exit: Exit.Exit<unknown, unknown> | undefined
-}
-
-/** A tracer that keeps every span with its attributes, events and how it ended. */
-const recordingTracer = (spans: Array<RecordedSpan>): Tracer.Tracer =>
-  Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const record: RecordedSpan = { name, attributes: new Map(), events: [], exit: undefined }
-      spans.push(record)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `span-${spans.length}`,
-        traceId: "trace-secrets",
-        parent,
-        context,
-        get status(): Tracer.SpanStatus {
-          return record.exit === undefined ? { _tag: "Started", startTime } : { _tag: "Ended", startTime, endTime: startTime, exit: record.exit }
-        },
-        attributes: record.attributes,
-        links: [...links],
-        sampled: true,
-        kind,
-        end: (_endTime, exit) => {
-          record.exit = exit
-        },
-        attribute: (key, value) => {
-          record.attributes.set(key, value)
-        },
-        event: (eventName, _startTime, attributes) => {
-          record.events.push({ name: eventName, attributes })
-        },
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
   })
 
 /** The text of a span as an exporter would write it: attributes, events, and the failure it ended with. */

@@ -14,7 +14,9 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 
 /** node:http with a keep-alive pool (the default `NodeHttpClient.layer` agent opens a connection per request). */
 export const nodeHttpKeepAlive: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerWithoutAgent.pipe(
@@ -77,4 +79,56 @@ export const interruptStream = (
     const exit = yield* Fiber.interrupt(fiber)
     expect(Exit.isInterrupted(exit)).toBe(true)
     yield* connectionClosed(server, record.id)
+  })
+
+/** A span as recorded: what a tracing exporter would ship. */
+export interface RecordedSpan {
+  readonly name: string
+  /** The name of the span it was made under, if that one was recorded too. */
+  readonly parent: string | undefined
+  readonly attributes: Map<string, unknown>
+  readonly events: Array<{ readonly name: string; readonly attributes: Record<string, unknown> | undefined }>
+  exit: Exit.Exit<unknown, unknown> | undefined
+}
+
+/** A tracer that keeps every span with its attributes, events and how it ended. */
+export const recordingTracer = (spans: Array<RecordedSpan>): Tracer.Tracer =>
+  Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const record: RecordedSpan = {
+        name,
+        parent: Option.isSome(parent) && parent.value._tag === "Span" ? parent.value.name : undefined,
+        attributes: new Map(),
+        events: [],
+        exit: undefined
+      }
+      spans.push(record)
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: `span-${spans.length}`,
+        traceId: "trace",
+        parent,
+        context,
+        get status(): Tracer.SpanStatus {
+          return record.exit === undefined ? { _tag: "Started", startTime } : { _tag: "Ended", startTime, endTime: startTime, exit: record.exit }
+        },
+        attributes: record.attributes,
+        links: [...links],
+        sampled: true,
+        kind,
+        end: (_endTime, exit) => {
+          record.exit = exit
+        },
+        attribute: (key, value) => {
+          record.attributes.set(key, value)
+        },
+        event: (eventName, _startTime, attributes) => {
+          record.events.push({ name: eventName, attributes })
+        },
+        addLinks: () => {}
+      }
+      return span
+    },
+    context: (f) => f()
   })
