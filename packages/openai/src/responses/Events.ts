@@ -100,8 +100,28 @@ interface OutputMessage {
   readonly kind: "message"
   readonly phase: string | undefined
   /** Text sent per content part. */
-  readonly parts: Map<number, string>
+  readonly parts: Map<number, Sent>
   metadataSent: boolean
+}
+
+/** A message's content part that text was last sent for. */
+interface TextPart {
+  readonly key: string
+  readonly index: number
+  readonly state: OutputMessage
+  readonly sent: Sent
+}
+
+/** The text sent for one part, kept in pieces until it is read: a part is read only when it is done. */
+class Sent {
+  private pieces: Array<string> = []
+  add(piece: string) {
+    this.pieces.push(piece)
+  }
+  get text(): string {
+    if (this.pieces.length > 1) this.pieces = [this.pieces.join("")]
+    return this.pieces[0] ?? ""
+  }
 }
 
 type Item = FunctionCall | CustomCall | Reasoning | OutputMessage
@@ -130,6 +150,8 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private openKind: "text" | "reasoning" | undefined
   private openKey = ""
   private openPart = ""
+  /** Nearly every text delta extends the same part as the one before: it is found without a lookup. */
+  private lastText: TextPart | undefined
 
   constructor(
     private readonly provider: string,
@@ -156,13 +178,13 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       case "response.output_text.delta":
         return this.text(json, json.delta, out)
       case "response.output_text.done":
-        return this.text(json, rest(this.textSent(json), json.text), out)
+        return this.text(json, rest(this.textSent(this.key(json), json.content_index ?? 0), json.text), out)
       case "response.refusal.delta":
         this.sawRefusal = true
         return this.text(json, json.delta, out)
       case "response.refusal.done":
         this.sawRefusal = true
-        return this.text(json, rest(this.textSent(json), json.refusal), out)
+        return this.text(json, rest(this.textSent(this.key(json), json.content_index ?? 0), json.refusal), out)
       case "response.reasoning_summary_text.delta":
         return this.reasoning(json, `s${json.summary_index ?? 0}`, json.delta, out)
       case "response.reasoning_summary_text.done": {
@@ -267,9 +289,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
           const part = item.content[i]
           const full = part?.type === "refusal" ? part.refusal : part?.text
           if (part?.type === "refusal") this.sawRefusal = true
-          const state = this.items.get(key)
-          const sent = state?.kind === "message" ? state.parts.get(i) ?? "" : ""
-          this.text({ item_id: key, content_index: i }, rest(sent, full), out, item.phase)
+          this.text({ item_id: key, content_index: i }, rest(this.textSent(key, i), full), out, item.phase)
         }
         return
       }
@@ -307,21 +327,30 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  private textSent(json: any): string {
-    const state = this.items.get(this.key(json))
-    return state?.kind === "message" ? state.parts.get(json.content_index ?? 0) ?? "" : ""
+  private textSent(key: string, index: number): string {
+    const state = this.items.get(key)
+    return state?.kind === "message" ? state.parts.get(index)?.text ?? "" : ""
   }
 
-  private text(json: any, delta: unknown, out: Array<Chunk.Chunk>, phase?: unknown) {
-    if (typeof delta !== "string" || delta === "") return
-    const key = this.key(json)
+  private textPart(key: string, index: number, phase: unknown): TextPart {
     let state = this.items.get(key)
     if (state?.kind !== "message") {
       state = { kind: "message", phase: WireValue.string(phase), parts: new Map(), metadataSent: false }
       this.items.set(key, state)
     }
+    let sent = state.parts.get(index)
+    if (sent === undefined) state.parts.set(index, sent = new Sent())
+    return { key, index, state, sent }
+  }
+
+  private text(json: any, delta: unknown, out: Array<Chunk.Chunk>, phase?: unknown) {
+    if (typeof delta !== "string" || delta === "") return
+    const key = this.key(json)
     const index: number = json.content_index ?? 0
-    state.parts.set(index, (state.parts.get(index) ?? "") + delta)
+    let part = this.lastText
+    if (part === undefined || part.key !== key || part.index !== index) this.lastText = part = this.textPart(key, index, phase)
+    part.sent.add(delta)
+    const state = part.state
     const text = this.openKind === "text" && this.openKey !== key ? `\n\n${delta}` : delta
     this.openKind = "text"
     this.openKey = key
