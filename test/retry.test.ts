@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { LanguageModel, Message, ProviderError, Retry } from "@reins/core"
+import { LanguageModel, Message, ProviderError, Pull, Retry } from "@reins/core"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { chatModel, connectionClosed, noRetry } from "./support.js"
@@ -55,6 +56,27 @@ describe("Retry.stream with the TestClock", () => {
       }).pipe(Stream.runDrain, Effect.flip)
       expect(error._tag).toBe("RateLimited")
       expect(capped).toBe(1)
+    }))
+
+  it.effect("closes a failed attempt before its backoff, and the last attempt with the stream", () =>
+    Effect.gen(function*() {
+      const events: Array<string> = []
+      let attempts = 0
+      const open = Effect.suspend(() => {
+        const n = ++attempts
+        events.push(`open ${n}`)
+        return Effect.as(
+          Effect.addFinalizer(() => Effect.sync(() => void events.push(`close ${n}`))),
+          n === 1 ? Effect.fail(Option.some(overloaded())) : Effect.succeed(Chunk.of(`from ${n}`))
+        )
+      })
+      const fiber = yield* Stream.take(Pull.stream(Retry.pull(Retry.defaultPolicy, open)), 1).pipe(Stream.runCollect, Effect.fork)
+      // The first backoff is at least 400 ms (half a second, jittered).
+      yield* TestClock.adjust("100 millis")
+      expect(events).toEqual(["open 1", "close 1"])
+      yield* TestClock.adjust("1 minute")
+      expect(Chunk.toReadonlyArray(yield* Fiber.join(fiber))).toEqual(["from 2"])
+      expect(events).toEqual(["open 1", "close 1", "open 2", "close 2"])
     }))
 
   it.effect("never retries once something was emitted, nor a non-retryable error", () =>
