@@ -47,8 +47,19 @@ export interface Rounds {
 }
 
 /**
- * Samples every client once a round, interleaved so that each sees the same machine state: first
- * `warmup` rounds, then `runs` recorded ones. A client that fails is reported and left out.
+ * The clients in the order of round `round`: rotated by one each round, so that no client always
+ * runs right after the same one and inherits its garbage (a collection that one run's allocation
+ * made due falls into the next run).
+ */
+export const rotation = <A>(clients: ReadonlyArray<A>, round: number): Array<A> => {
+  const start = round % clients.length
+  return [...clients.slice(start), ...clients.slice(0, start)]
+}
+
+/**
+ * Samples every client once a round, interleaved so that each sees the same machine state, in the
+ * order `rotation` gives: first `warmup` rounds, then `runs` recorded ones. A client that fails is
+ * reported and left out.
  */
 export const interleaved = async <A>(
   clients: ReadonlyArray<Client>,
@@ -59,7 +70,7 @@ export const interleaved = async <A>(
   const errors = new Map<Client, string>()
   for (let round = 0; round < rounds.warmup + rounds.runs; round++) {
     if (round === rounds.warmup) gc()
-    for (const client of clients) {
+    for (const client of rotation(clients, round)) {
       if (errors.has(client)) continue
       try {
         const value = await sample(client)

@@ -6,7 +6,7 @@
  * the number of streams). The server's thread shares the process, so RSS includes its share; the
  * heap figure is this thread's only.
  */
-import { each, floorOf, gc, opened, type Outcome, outcomeTable, settle } from "./harness.js"
+import { each, floorOf, gc, opened, type Outcome, outcomeTable, rotation, settle } from "./harness.js"
 import type { Client, Running } from "./peers/client.js"
 import { fmt, summarize } from "./stats.js"
 import * as WorkerServer from "./workerServer.js"
@@ -71,8 +71,7 @@ export const run = async (clients: ReadonlyArray<Client>, streams: number, round
   const samples = new Map<Client, Array<Load>>()
   const failed = new Map<Client, string>()
   for (let round = 0; round < rounds; round++) {
-    const order = [...clients.slice(round % clients.length), ...clients.slice(0, round % clients.length)]
-    const outcomes = await each(order.filter((client) => !failed.has(client)), (client) => once(client, streams))
+    const outcomes = await each(rotation(clients, round).filter((client) => !failed.has(client)), (client) => once(client, streams))
     for (const outcome of outcomes) {
       if ("error" in outcome) failed.set(outcome.client, outcome.error)
       else samples.set(outcome.client, [...(samples.get(outcome.client) ?? []), outcome.value])

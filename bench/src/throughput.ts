@@ -9,7 +9,7 @@
  * penalty on JIT-heavy code that no application pays between requests.
  */
 import { Script } from "@reins/testing"
-import { floorOf, gc, label, type Outcome, outcomeTable, type Rounds, type ScriptedServer } from "./harness.js"
+import { floorOf, gc, label, type Outcome, outcomeTable, rotation, type Rounds, type ScriptedServer } from "./harness.js"
 import * as Wire from "./wire.js"
 import type { Client } from "./peers/client.js"
 import { fmt, summarize } from "./stats.js"
@@ -23,7 +23,7 @@ export interface Throughput {
 
 /**
  * Each client's throughput on its format's reply of `deltas` deltas, sampled in interleaved rounds
- * (every client once a round) so that all see the same machine state, with one full collection
+ * (every client once a round, in `rotation`'s order) so that all see the same machine state, with one full collection
  * before the measured rounds. A client whose runs have spent its share of the time budget sits out
  * the remaining rounds once it has one warm-up and three measured runs.
  */
@@ -53,7 +53,7 @@ export const run = async (
   for (let round = 0; round < rounds.warmup + rounds.runs; round++) {
     const measured = round >= rounds.warmup
     if (round === rounds.warmup) gc()
-    for (const client of clients) {
+    for (const client of rotation(clients, round)) {
       const state = states.get(client)!
       if (errors.has(client)) continue
       const over = measured ? state.runsMs > budget.runsMs && state.rates.length >= 3 : state.warmupMs > budget.warmupMs && state.warmups >= 1
