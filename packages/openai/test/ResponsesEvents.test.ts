@@ -143,6 +143,20 @@ describe("ResponsesEventDecoder", () => {
     ])
   })
 
+  it("sends no text twice when an item is announced again mid-stream", () => {
+    const out = decode([
+      created,
+      added(0, { id: "msg_1", type: "message", role: "assistant", content: [] }),
+      textDelta("msg_1", "Hel"),
+      added(0, { id: "msg_1", type: "message", role: "assistant", content: [] }),
+      textDelta("msg_1", "lo"),
+      { type: "response.output_text.done", item_id: "msg_1", output_index: 0, content_index: 0, text: "Hello" },
+      done(0, { id: "msg_1", type: "message", role: "assistant", content: [{ type: "output_text", text: "Hello" }] }),
+      completed
+    ])
+    expect(assemble(out).content).toEqual([{ _tag: "Text", text: "Hello" }])
+  })
+
   it("carries a custom tool's free-text input as {\"input\": text}, escaped piece by piece", () => {
     const input = "SELECT \"name\"\nFROM t -- \u00e9"
     const out = decode([

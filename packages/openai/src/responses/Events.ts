@@ -258,7 +258,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     const key = typeof item.id === "string" ? item.id : `#${json.output_index ?? 0}`
     switch (item.type) {
       case "message":
-        this.items.set(key, {
+        this.setItem(key, {
           kind: "message",
           phase: WireValue.string(item.phase),
           parts: new Map(),
@@ -266,7 +266,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
         })
         return
       case "reasoning":
-        this.items.set(key, { kind: "reasoning", parts: new Map() })
+        this.setItem(key, { kind: "reasoning", parts: new Map() })
         return
       case "function_call":
         this.startFunction(key, item, out)
@@ -327,6 +327,12 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
+  /** Every item is stored here, so that the remembered text part never outlives its item. */
+  private setItem(key: string, item: Item) {
+    this.items.set(key, item)
+    if (this.lastText?.key === key) this.lastText = undefined
+  }
+
   private textSent(key: string, index: number): string {
     const state = this.items.get(key)
     return state?.kind === "message" ? state.parts.get(index)?.text ?? "" : ""
@@ -336,7 +342,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     let state = this.items.get(key)
     if (state?.kind !== "message") {
       state = { kind: "message", phase: WireValue.string(phase), parts: new Map(), metadataSent: false }
-      this.items.set(key, state)
+      this.setItem(key, state)
     }
     let sent = state.parts.get(index)
     if (sent === undefined) state.parts.set(index, sent = new Sent())
@@ -373,7 +379,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     let state = this.items.get(key)
     if (state?.kind !== "reasoning") {
       state = { kind: "reasoning", parts: new Map() }
-      this.items.set(key, state)
+      this.setItem(key, state)
     }
     state.parts.set(part, (state.parts.get(part) ?? "") + delta)
     // Summary parts are separate paragraphs; so are the texts of two unsigned reasoning items.
@@ -400,7 +406,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       args: "",
       ended: false
     }
-    this.items.set(key, call)
+    this.setItem(key, call)
     if (!call.wrapper) {
       call.index = this.nextIndex++
       this.toolCallStart(call.index, call.callId, name, call.itemId !== undefined ? { itemId: call.itemId } : undefined, out)
@@ -444,7 +450,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
 
   private startCustom(key: string, item: any, out: Array<Chunk.Chunk>): CustomCall {
     const call: CustomCall = { kind: "custom", index: this.nextIndex++, input: "", ended: false }
-    this.items.set(key, call)
+    this.setItem(key, call)
     const metadata: Record<string, unknown> = { [customToolKey]: true }
     if (typeof item.id === "string") metadata.itemId = item.id
     const callId = typeof item.call_id === "string" && item.call_id !== "" ? item.call_id : `call_${call.index}`
