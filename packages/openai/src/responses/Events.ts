@@ -93,7 +93,7 @@ interface CustomCall {
 interface Reasoning {
   readonly kind: "reasoning"
   /** Text sent per summary (or content) part. */
-  readonly parts: Map<string, string>
+  readonly parts: Map<string, Sent>
 }
 
 interface OutputMessage {
@@ -370,7 +370,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
 
   private reasoningSent(json: any, part: string): string {
     const state = this.items.get(this.key(json))
-    return state?.kind === "reasoning" ? state.parts.get(part) ?? "" : ""
+    return state?.kind === "reasoning" ? state.parts.get(part)?.text ?? "" : ""
   }
 
   private reasoning(json: any, part: string, delta: unknown, out: Array<Chunk.Chunk>) {
@@ -381,7 +381,9 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       state = { kind: "reasoning", parts: new Map() }
       this.setItem(key, state)
     }
-    state.parts.set(part, (state.parts.get(part) ?? "") + delta)
+    let sent = state.parts.get(part)
+    if (sent === undefined) state.parts.set(part, sent = new Sent())
+    sent.add(delta)
     // Summary parts are separate paragraphs; so are the texts of two unsigned reasoning items.
     const text = this.openKind === "reasoning" && (this.openKey !== key || this.openPart !== part) ? `\n\n${delta}` : delta
     this.openKind = "reasoning"
