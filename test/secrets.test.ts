@@ -101,7 +101,7 @@ const chatFormat = {
       ? ChatCompletions.reply({ toolCalls: [{ id: "c1", name: "clock", arguments: clockArgs }] })
       : ChatCompletions.reply({ text: "Hello", usage: { prompt_tokens: 2, completion_tokens: 1 } }),
   error: (status: number, message: string, headers?: Record<string, string>) =>
-    ChatCompletions.error(status, message, headers !== undefined ? { headers } : undefined),
+    ChatCompletions.error(status, message, { headers }),
   streamError: Script.make([ChatCompletions.start(), Script.event({ error: { message: "The server had an error", type: "server_error" } })])
 }
 
@@ -128,7 +128,7 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Responses.reply({ toolCalls: [{ callId: "c1", name: "clock", arguments: clockArgs }] })
         : Responses.reply({ text: "Hello", usage: { input_tokens: 2, output_tokens: 1 } }),
-    error: (status, message, headers) => Responses.error(status, message, headers !== undefined ? { headers } : undefined),
+    error: (status, message, headers) => Responses.error(status, message, { headers }),
     streamError: Script.make([Responses.created(), Responses.errorEvent("server_error", "The server had an error")])
   },
   {
@@ -143,7 +143,7 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Messages.reply({ toolCalls: [{ id: "c1", name: "clock", input: clockArgs }] })
         : Messages.reply({ text: "Hello", usage: { input_tokens: 2, output_tokens: 1 } }),
-    error: (status, message, headers) => Messages.errorBody(status, message, headers !== undefined ? { headers } : undefined),
+    error: (status, message, headers) => Messages.errorBody(status, message, { headers }),
     streamError: Script.make([Messages.messageStart(), Messages.error("api_error", "Internal server error")])
   },
   {
@@ -159,7 +159,7 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Gemini.reply({ functionCalls: [{ name: "clock", args: clockArgs }] })
         : Gemini.reply({ text: "Hello", usage: { promptTokenCount: 2, candidatesTokenCount: 1 } }),
-    error: (status, message, headers) => Gemini.error(status, message, headers !== undefined ? { headers } : undefined),
+    error: (status, message, headers) => Gemini.error(status, message, { headers }),
     streamError: Script.make([...Gemini.text("Hel"), Gemini.streamError(500, "Internal error")])
   },
   {

@@ -128,7 +128,6 @@ interface Shape {
 }
 
 const truncatedArguments = toolArguments.slice(0, Math.floor(toolArguments.length / 2))
-const headersOption = (headers: Record<string, string> | undefined) => (headers === undefined ? undefined : { headers })
 
 const chatCompletions = (): Shape => {
   const head = [ChatCompletions.start(), ...ChatCompletions.text(text)]
@@ -149,7 +148,7 @@ const chatCompletions = (): Shape => {
       error: { message: "The server had an error while processing your request.", type: "server_error", param: null, code: null }
     }),
     textDelta: (content) => Script.event(ChatCompletions.chunk({ content })),
-    error: (status, message, headers) => ChatCompletions.error(status, message, headersOption(headers)),
+    error: (status, message, headers) => ChatCompletions.error(status, message, { headers }),
     overloaded: 503
   }
 }
@@ -171,7 +170,7 @@ const responses = (): Shape => {
     errorEvent: Responses.errorEvent("server_error", "The server had an error while processing your request."),
     textDelta: (delta) =>
       Responses.event({ type: "response.output_text.delta", item_id: "msg_reins_test", output_index: 0, content_index: 0, delta }),
-    error: (status, message, headers) => Responses.error(status, message, headersOption(headers)),
+    error: (status, message, headers) => Responses.error(status, message, { headers }),
     overloaded: 503
   }
 }
@@ -191,7 +190,7 @@ const messages = (): Shape => {
     ],
     errorEvent: Messages.error("overloaded_error", "Overloaded"),
     textDelta: (delta) => Messages.blockDelta(0, { type: "text_delta", text: delta }),
-    error: (status, message, headers) => Messages.errorBody(status, message, headersOption(headers)),
+    error: (status, message, headers) => Messages.errorBody(status, message, { headers }),
     overloaded: 529
   }
 }
@@ -211,7 +210,7 @@ const gemini = (): Shape => {
     },
     errorEvent: Gemini.streamError(503, "The model is overloaded. Please try again later."),
     textDelta: (delta) => Gemini.event([{ text: delta }]),
-    error: (status, message, headers) => Gemini.error(status, message, headersOption(headers)),
+    error: (status, message, headers) => Gemini.error(status, message, { headers }),
     overloaded: 503
   }
 }

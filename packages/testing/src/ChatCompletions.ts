@@ -128,7 +128,7 @@ export const error = (
   options?: {
     readonly type?: string
     readonly code?: string | null
-    readonly headers?: Readonly<Record<string, string>>
+    readonly headers?: Readonly<Record<string, string>> | undefined
   }
 ): Script.Script =>
   Script.body(

@@ -211,7 +211,7 @@ export const streamError = (code: number, message: string, status?: string): Scr
 export const error = (
   code: number,
   message: string,
-  options?: { readonly status?: string; readonly headers?: Readonly<Record<string, string>> }
+  options?: { readonly status?: string; readonly headers?: Readonly<Record<string, string>> | undefined }
 ): Script.Script => Script.body(code, { error: errorObject(code, message, options?.status) }, options?.headers)
 
 /** What `reply` streams. */

@@ -164,7 +164,7 @@ const defaultErrorType = (status: number): string => {
 export const errorBody = (
   status: number,
   message: string,
-  options?: { readonly type?: string; readonly headers?: Readonly<Record<string, string>> }
+  options?: { readonly type?: string; readonly headers?: Readonly<Record<string, string>> | undefined }
 ): Script.Script =>
   Script.body(status, { type: "error", error: { type: options?.type ?? defaultErrorType(status), message } }, options?.headers)
 
