@@ -215,24 +215,31 @@ const gemini = (): Shape => {
   }
 }
 
-const shapes: Record<Format, () => Shape> = {
+const makers: Record<Format, () => Shape> = {
   ChatCompletions: chatCompletions,
   Responses: responses,
   Messages: messages,
   Gemini: gemini
 }
+const shapes: Partial<Record<Format, Shape>> = {}
+
+/** A format's shape, built once: scripts are plain data that nothing changes. */
+const shapeOf = (format: Format): Shape => (shapes[format] ??= makers[format]())
+
+/** Right after the second text delta of a shape. */
+const middle = (shape: Shape): number => shape.firstText + 2
 
 /** The good reply faults are cut from: `text`, then `toolCall`, then the terminal events. */
 export const reply = (format: Format): Script.Script => {
-  const shape = shapes[format]()
+  const shape = shapeOf(format)
   return Script.make([...shape.body, ...shape.tail])
 }
 
 /** How many placements a format's reply has: `at` runs from 0 to this minus one. */
-export const placements = (format: Format): number => shapes[format]().body.length + 1
+export const placements = (format: Format): number => shapeOf(format).body.length + 1
 
 /** The placement right after the second text delta: some text has reached the consumer. */
-export const midText = (format: Format): number => shapes[format]().firstText + 2
+export const midText = (format: Format): number => middle(shapeOf(format))
 
 /** The event with its JSON cut in half (a cut JSON object or `[DONE]` never parses). */
 const corrupt = (step: Script.Step | undefined): Script.Step =>
@@ -260,9 +267,9 @@ const oversized = (shape: Shape): Script.Step => {
  * server.enqueue(Chaos.script({ format: "Gemini", fault: "StallMidBody", at: 0 }), Chaos.reply("Gemini"))
  */
 export const script = (plan: Plan): Script.Script => {
-  const shape = shapes[plan.format]()
+  const shape = shapeOf(plan.format)
   const events = [...shape.body, ...shape.tail]
-  const at = Math.max(0, Math.min(plan.at ?? shape.firstText + 2, shape.body.length))
+  const at = Math.max(0, Math.min(plan.at ?? middle(shape), shape.body.length))
   const before = events.slice(0, at)
   const rest = events.slice(at)
   switch (plan.fault) {
