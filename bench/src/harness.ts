@@ -59,22 +59,24 @@ export const rotation = <A>(clients: ReadonlyArray<A>, round: number): Array<A> 
 /**
  * Samples every client once a round, interleaved so that each sees the same machine state, in the
  * order `rotation` gives: first `warmup` rounds, then `runs` recorded ones. A client that fails is
- * reported and left out.
+ * reported and left out; a client for which `sitsOut` says so skips that round.
  */
 export const interleaved = async <A>(
   clients: ReadonlyArray<Client>,
-  sample: (client: Client) => Promise<A>,
-  rounds: Rounds
+  sample: (client: Client, measured: boolean) => Promise<A>,
+  rounds: Rounds,
+  sitsOut: (client: Client, measured: boolean) => boolean = () => false
 ): Promise<Array<Outcome<Array<A>>>> => {
   const samples = new Map(clients.map((client) => [client, [] as Array<A>]))
   const errors = new Map<Client, string>()
   for (let round = 0; round < rounds.warmup + rounds.runs; round++) {
+    const measured = round >= rounds.warmup
     if (round === rounds.warmup) gc()
     for (const client of rotation(clients, round)) {
-      if (errors.has(client)) continue
+      if (errors.has(client) || sitsOut(client, measured)) continue
       try {
-        const value = await sample(client)
-        if (round >= rounds.warmup) samples.get(client)!.push(value)
+        const value = await sample(client, measured)
+        if (measured) samples.get(client)!.push(value)
       } catch (error) {
         errors.set(client, error instanceof Error ? error.message : String(error))
         console.error(`  ${label(client)}: ${errors.get(client)}`)

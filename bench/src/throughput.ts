@@ -9,7 +9,7 @@
  * penalty on JIT-heavy code that no application pays between requests.
  */
 import { Script } from "@reins/testing"
-import { floorOf, gc, label, type Outcome, outcomeTable, rotation, type Rounds, type ScriptedServer } from "./harness.js"
+import { floorOf, interleaved, type Outcome, outcomeTable, type Rounds, type ScriptedServer } from "./harness.js"
 import * as Wire from "./wire.js"
 import type { Client } from "./peers/client.js"
 import { fmt, summarize } from "./stats.js"
@@ -22,10 +22,9 @@ export interface Throughput {
 }
 
 /**
- * Each client's throughput on its format's reply of `deltas` deltas, sampled in interleaved rounds
- * (every client once a round, in `rotation`'s order) so that all see the same machine state, with one full collection
- * before the measured rounds. A client whose runs have spent its share of the time budget sits out
- * the remaining rounds once it has one warm-up and three measured runs.
+ * Each client's throughput on its format's reply of `deltas` deltas, sampled in `interleaved`
+ * rounds so that all see the same machine state. A client whose runs have spent its share of the
+ * time budget sits out the remaining rounds once it has one warm-up and three measured runs.
  */
 export const run = async (
   server: ScriptedServer,
@@ -47,39 +46,38 @@ export const run = async (
     if (text !== expected) throw new Error(`assembled ${text.length} characters, not the ${expected.length} sent`)
     return { millis, rate: deltas / (millis / 1000), cpu: (cpu.user + cpu.system) / deltas }
   }
-  type State = { warmups: number; warmupMs: number; runsMs: number; readonly rates: Array<number>; readonly cpu: Array<number> }
-  const states = new Map<Client, State>(clients.map((client) => [client, { warmups: 0, warmupMs: 0, runsMs: 0, rates: [], cpu: [] }]))
-  const errors = new Map<Client, string>()
-  for (let round = 0; round < rounds.warmup + rounds.runs; round++) {
-    const measured = round >= rounds.warmup
-    if (round === rounds.warmup) gc()
-    for (const client of rotation(clients, round)) {
-      const state = states.get(client)!
-      if (errors.has(client)) continue
-      const over = measured ? state.runsMs > budget.runsMs && state.rates.length >= 3 : state.warmupMs > budget.warmupMs && state.warmups >= 1
-      if (over) continue
-      try {
-        const sample = await once(client)
-        if (measured) {
-          state.runsMs += sample.millis
-          state.rates.push(sample.rate)
-          state.cpu.push(sample.cpu)
-        } else {
-          state.warmups++
-          state.warmupMs += sample.millis
-        }
-      } catch (error) {
-        errors.set(client, error instanceof Error ? error.message : String(error))
-        console.error(`  ${label(client)}: ${errors.get(client)}`)
+  // Time spent so far per client, warm-up and measured, for the budget.
+  const spent = new Map(clients.map((client) => [client, { warmups: 0, warmupMs: 0, runs: 0, runsMs: 0 }]))
+  const outcomes = await interleaved(
+    clients,
+    async (client, measured) => {
+      const sample = await once(client)
+      const time = spent.get(client)!
+      if (measured) {
+        time.runs++
+        time.runsMs += sample.millis
+      } else {
+        time.warmups++
+        time.warmupMs += sample.millis
+      }
+      return sample
+    },
+    rounds,
+    (client, measured) => {
+      const time = spent.get(client)!
+      return measured ? time.runsMs > budget.runsMs && time.runs >= 3 : time.warmupMs > budget.warmupMs && time.warmups >= 1
+    }
+  )
+  return outcomes.map((outcome) =>
+    "error" in outcome ? outcome : {
+      client: outcome.client,
+      value: {
+        eventsPerSecond: summarize(outcome.value.map((sample) => sample.rate)).median,
+        cpuMicrosPerEvent: summarize(outcome.value.map((sample) => sample.cpu)).median,
+        runs: outcome.value.length
       }
     }
-  }
-  return clients.map((client) => {
-    const error = errors.get(client)
-    if (error !== undefined) return { client, error }
-    const { cpu, rates } = states.get(client)!
-    return { client, value: { eventsPerSecond: summarize(rates).median, cpuMicrosPerEvent: summarize(cpu).median, runs: rates.length } }
-  })
+  )
 }
 
 /** The fastest peer's rate on `format`, when one succeeded. */
