@@ -74,22 +74,27 @@ const json: Record<string, unknown> = {}
 const print = (section: string) => console.log(`\n${section}`)
 console.log(`Machine: ${machine}\n${mode}`)
 
+/** The stop scenario against a fresh stall server, printed under `title`. */
+const stopScenario = async (server: WorkerServer.StallServer, title: string): Promise<Array<Outcome<Summary>>> => {
+  const outcomes = await Stop.run(server, stopClients, STOP)
+  await server.close()
+  print(Stop.render(`${title}: ms from the stop call to the server's close (${STOP.runs} runs each, interleaved)`, outcomes))
+  return outcomes
+}
+
 let stopLocal: Array<Outcome<Summary>> | undefined
 if (selected("stop")) {
-  const server = await WorkerServer.local()
-  stopLocal = await Stop.run(server, stopClients, STOP)
-  await server.close()
+  stopLocal = await stopScenario(await WorkerServer.local(), "Stop on a silent model, server in this thread")
   json.stop = results(stopLocal)
-  print(Stop.render(`Stop on a silent model, server in this thread: ms from the stop call to the server's close (${STOP.runs} runs each, interleaved)`, stopLocal))
 }
 
 let stopRemote: Array<Outcome<Summary>> | undefined
 if (selected("stop-worker")) {
-  const server = await WorkerServer.remote()
-  stopRemote = await Stop.run(server, stopClients, STOP)
-  await server.close()
+  stopRemote = await stopScenario(
+    await WorkerServer.remote(),
+    "Stop on a silent model, server in a worker thread (its own event loop, as a remote provider)"
+  )
   json.stopWorker = results(stopRemote)
-  print(Stop.render(`Stop on a silent model, server in a worker thread (its own event loop, as a remote provider): ms from the stop call to the server's close (${STOP.runs} runs each, interleaved)`, stopRemote))
 }
 
 let load: Array<Outcome<Load.Load>> | undefined
