@@ -188,30 +188,22 @@ describe.each(Chaos.formats)("Chaos scripts in %s, over raw HTTP", (format) => {
       yield* Effect.promise(() => server.connectionClosed(1))
     }))
 
-  it.scopedLive("ResetMidBody: the events before the placement, then the body breaks", () =>
+  it.scopedLive.each([
+    { fault: "ResetMidBody", then: "the body breaks", ending: "error" },
+    { fault: "CutOff", then: "a clean end, no terminal event", ending: "done" },
+    { fault: "StallMidBody", then: "silence", ending: "stalled" }
+  ] as const)("$fault: the events before the placement, then $then", ({ ending, fault }) =>
     Effect.gen(function*() {
-      const { response } = yield* playFault(format, "ResetMidBody", at)
+      const { response } = yield* playFault(format, fault, at)
       const { bytes, end } = yield* Effect.promise(() => read(asResponse(response)))
-      expect(end).toBe("error")
+      expect(end).toBe(ending)
       expect(events(bytes)).toEqual(reply.slice(0, at))
     }))
 
-  it.scopedLive("CutOff: the events before the placement, then a clean end without the terminal events", () =>
+  it.scopedLive("CutOff before the first event: an empty body", () =>
     Effect.gen(function*() {
-      const { response } = yield* playFault(format, "CutOff", at)
-      const { bytes, end } = yield* Effect.promise(() => read(asResponse(response)))
-      expect(end).toBe("done")
-      expect(events(bytes)).toEqual(reply.slice(0, at))
       const empty = yield* playFault(format, "CutOff", 0)
       expect((yield* Effect.promise(() => read(asResponse(empty.response)))).bytes).toHaveLength(0)
-    }))
-
-  it.scopedLive("StallMidBody: the events before the placement, then silence", () =>
-    Effect.gen(function*() {
-      const { response } = yield* playFault(format, "StallMidBody", at)
-      const { bytes, end } = yield* Effect.promise(() => read(asResponse(response)))
-      expect(end).toBe("stalled")
-      expect(events(bytes)).toEqual(reply.slice(0, at))
     }))
 
   it.scopedLive("SlowDrip: the whole reply, the event at the placement a byte at a time", () =>
