@@ -26,20 +26,9 @@ export const stopReason = (raw: string): StopReason => {
   }
 }
 
-/** Error types worth retrying: the service, not the request, was at fault. */
-const RETRYABLE_TYPES = new Set(["overloaded_error", "api_error", "rate_limit_error", "timeout_error"])
-
 /** An `error` event sent inside the stream, as a typed error. */
-export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError => {
-  const code = typeof error?.type === "string" ? error.type : undefined
-  return new ProviderError.ProviderStreamError({
-    provider,
-    message: typeof error?.message === "string" ? error.message : JSON.stringify(error),
-    code,
-    isRetryable: code !== undefined && RETRYABLE_TYPES.has(code),
-    raw: error
-  })
-}
+export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
+  ProviderError.fromErrorObject(provider, error)
 
 /** What a content block is, by its wire index. */
 type Block =
@@ -59,7 +48,8 @@ type Block =
 export class MessagesEventDecoder implements HttpStream.EventDecoder {
   private messageId: string | undefined
   private started = false
-  private done = false
+  /** The terminal event has been decoded. */
+  done = false
   private rawStopReason: string | undefined
   private readonly blocks = new Map<number, Block>()
   /** The latest raw input counts; `message_delta` may repeat some of them, cumulatively. */
@@ -77,6 +67,8 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     const json = Http.parseJson(this.provider, event)
     if (json === null || typeof json !== "object") return
     const type = typeof json.type === "string" ? json.type : event.event
+    // An OpenAI-style `{ error }` object, as gateways send on any route, is an error too.
+    if (json.error !== undefined && json.error !== null) throw streamError(this.provider, json.error)
     switch (type) {
       case "content_block_delta":
         return this.delta(json, out)

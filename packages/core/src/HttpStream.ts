@@ -80,6 +80,12 @@ export interface ResponseInfo {
  */
 export interface EventDecoder {
   readonly event: (event: Sse.SseEvent, out: Array<Chunk.Chunk>) => void
+  /**
+   * True once the provider's terminal event has been decoded (`[DONE]`, `response.completed`,
+   * `message_stop`, Gemini's finishing candidate): the response is then over, whether or not the
+   * server closes the body, and nothing after it is read.
+   */
+  readonly done: boolean
   /** Called when the body ends; throws if the stream was cut off before its terminal event. */
   readonly end: (out: Array<Chunk.Chunk>) => void
 }

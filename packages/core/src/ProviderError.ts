@@ -184,3 +184,59 @@ export type ProviderError =
 /** Shortens text for an error excerpt, keeping the head where the cause usually is. */
 export const excerpt = (text: string, max = 512): string =>
   text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
+
+/**
+ * The error codes, types and statuses, of any provider, that say the service rather than the
+ * request was at fault: OpenAI's and Kimi's `code` or `type`, Anthropic's `type`, Google's `status`.
+ * A gateway may put one provider's error on another's route, so every route reads them all.
+ */
+const RETRYABLE_ERROR_CODES = new Set([
+  "server_error",
+  "internal_error",
+  "api_error",
+  "rate_limit_exceeded",
+  "rate_limit_error",
+  "overloaded",
+  "overloaded_error",
+  "service_unavailable",
+  "timeout",
+  "timeout_error",
+  "engine_overloaded_error",
+  "UNAVAILABLE",
+  "RESOURCE_EXHAUSTED",
+  "INTERNAL",
+  "DEADLINE_EXCEEDED",
+  "ABORTED"
+])
+
+/** Whether an error object of any provider's shape (`code`, `type`, `status`) says to retry. */
+export const isRetryableErrorObject = (error: any): boolean => {
+  if (typeof error !== "object" || error === null) return false
+  for (const field of [error.code, error.type, error.status]) {
+    if (typeof field === "string" && RETRYABLE_ERROR_CODES.has(field)) return true
+    if (typeof field === "number" && RETRYABLE_STATUS.has(field)) return true
+  }
+  return false
+}
+
+/**
+ * An error object sent inside a stream (`{ message, code | type | status }`), in any provider's
+ * shape, as a `ProviderStreamError`; `raw` is what is kept for diagnosis (the event, say).
+ */
+export const fromErrorObject = (provider: string, error: any, raw: unknown = error): ProviderStreamError => {
+  // A name (`server_error`, `UNAVAILABLE`) says more than a number (Google's `code: 503`).
+  const code = [error?.code, error?.type, error?.status].find((field) => typeof field === "string" && field !== "" && field !== "error") ??
+    (typeof error?.code === "number" ? error.code : undefined)
+  const message = typeof error?.message === "string" && error.message !== ""
+    ? error.message
+    : typeof error === "string" && error !== ""
+    ? error
+    : JSON.stringify(error) ?? "the response failed"
+  return new ProviderStreamError({
+    provider,
+    message,
+    code: code === undefined ? undefined : String(code),
+    isRetryable: isRetryableErrorObject(error),
+    raw
+  })
+}

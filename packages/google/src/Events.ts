@@ -33,21 +33,9 @@ export const stopReason = (raw: string): StopReason => {
   }
 }
 
-const RETRYABLE_STATUS = new Set(["UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"])
-const RETRYABLE_CODES = new Set([408, 429, 500, 502, 503, 504])
-
 /** An `{ error: { code, message, status } }` object sent inside the stream, as a typed error. */
-export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError => {
-  const status = typeof error?.status === "string" ? error.status : undefined
-  const code = status ?? (typeof error?.code === "number" || typeof error?.code === "string" ? String(error.code) : undefined)
-  return new ProviderError.ProviderStreamError({
-    provider,
-    message: typeof error?.message === "string" ? error.message : JSON.stringify(error),
-    code,
-    isRetryable: (status !== undefined && RETRYABLE_STATUS.has(status)) || RETRYABLE_CODES.has(Number(error?.code)),
-    raw: error
-  })
-}
+export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
+  ProviderError.fromErrorObject(provider, error)
 
 /** One step of a JSON path: an object member or an array index. */
 export type PathSegment = string | number
@@ -193,6 +181,8 @@ interface OpenCall {
 
 /** The decoder for one Gemini streamed response. */
 export class GoogleEventDecoder implements HttpStream.EventDecoder {
+  /** The terminal event has been decoded. */
+  done = false
   private started = false
   private finishReason: string | undefined
   private blockReason: string | undefined
@@ -208,6 +198,7 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
   ) {}
 
   readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+    if (this.done) return
     const json = Http.parseJson(this.provider, event)
     if (!isObject(json)) return
     if (json.error !== undefined) throw streamError(this.provider, json.error)
@@ -236,24 +227,30 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     const blockReason = (json.promptFeedback as any)?.blockReason
     if (typeof blockReason === "string") this.blockReason = blockReason
     if (isObject(json.usageMetadata)) this.usage(json.usageMetadata, out)
+    // The candidate that carries a finish reason is the last one, its usage beside it: the response
+    // is over there, whether or not the server closes the body.
+    if (this.finishReason !== undefined || (this.blockReason !== undefined && candidate === undefined)) this.finish(out)
   }
 
   readonly end = (out: Array<Chunk.Chunk>): void => {
-    if (this.finishReason !== undefined) {
-      this.closeCall(out)
-      const raw = this.finishReason
-      const reason = stopReason(raw)
-      // Gemini says STOP after function calls; the caller must still run them.
-      out.push({ _tag: "Finish", reason: reason === "stop" && this.toolCalls > 0 ? "tool-calls" : reason, raw })
-      return
-    }
-    // A blocked prompt gets no candidate at all: a complete answer that says why, not a failure.
-    if (this.blockReason !== undefined) {
+    if (this.done) return
+    if (this.finishReason !== undefined || this.blockReason !== undefined) return this.finish(out)
+    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
+    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+  }
+
+  private finish(out: Array<Chunk.Chunk>): void {
+    this.done = true
+    this.closeCall(out)
+    const raw = this.finishReason
+    if (raw === undefined) {
+      // A blocked prompt gets no candidate at all: a complete answer that says why, not a failure.
       out.push({ _tag: "Finish", reason: "content-filter", raw: this.blockReason })
       return
     }
-    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
-    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+    const reason = stopReason(raw)
+    // Gemini says STOP after function calls; the caller must still run them.
+    out.push({ _tag: "Finish", reason: reason === "stop" && this.toolCalls > 0 ? "tool-calls" : reason, raw })
   }
 
   private part(part: any, out: Array<Chunk.Chunk>): void {

@@ -23,19 +23,9 @@ export const stopReason = (raw: string): StopReason => {
   }
 }
 
-const RETRYABLE_CODES = new Set(["server_error", "rate_limit_exceeded", "overloaded", "overloaded_error", "timeout"])
-
 /** An error object sent inside the stream, as a typed error. */
-export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError => {
-  const code = typeof error?.code === "string" ? error.code : typeof error?.type === "string" ? error.type : undefined
-  return new ProviderError.ProviderStreamError({
-    provider,
-    message: typeof error?.message === "string" ? error.message : JSON.stringify(error),
-    code,
-    isRetryable: code !== undefined && RETRYABLE_CODES.has(code),
-    raw: error
-  })
-}
+export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
+  ProviderError.fromErrorObject(provider, error)
 
 const usage = (wire: any): Chunk.UsageChunk => {
   const cached = WireValue.count(wire.prompt_tokens_details?.cached_tokens ?? wire.cached_tokens)
@@ -59,7 +49,8 @@ const usage = (wire: any): Chunk.UsageChunk => {
 /** The decoder for one Chat Completions response. */
 export class ChatEventDecoder implements HttpStream.EventDecoder {
   private started = false
-  private done = false
+  /** The terminal event has been decoded. */
+  done = false
   private finishReason: string | undefined
   private refused = false
   /** Tool calls by their wire `index`, with whether they have ended. */

@@ -21,34 +21,12 @@ export const incompleteReason = (raw: string | undefined): StopReason => {
   }
 }
 
-const RETRYABLE_CODES = new Set([
-  "server_error",
-  "internal_error",
-  "rate_limit_exceeded",
-  "overloaded",
-  "overloaded_error",
-  "service_unavailable",
-  "timeout"
-])
-
 /**
  * An error reported inside the stream (an `error` event, or the `error` of a failed response), as a
  * typed error. The error may be nested (`{ error: { code, message } }`) or spread on the event.
  */
-export const streamError = (provider: string, error: any, raw: unknown = error): ProviderError.ProviderStreamError => {
-  const code = typeof error?.code === "string"
-    ? error.code
-    : typeof error?.type === "string" && error.type !== "error"
-    ? error.type
-    : undefined
-  return new ProviderError.ProviderStreamError({
-    provider,
-    message: typeof error?.message === "string" && error.message !== "" ? error.message : "the response failed",
-    code,
-    isRetryable: code !== undefined && RETRYABLE_CODES.has(code),
-    raw
-  })
-}
+export const streamError = (provider: string, error: any, raw: unknown = error): ProviderError.ProviderStreamError =>
+  ProviderError.fromErrorObject(provider, error, raw)
 
 const usage = (wire: any): Chunk.UsageChunk => {
   const cached = WireValue.count(wire.input_tokens_details?.cached_tokens)
@@ -137,7 +115,8 @@ const WRAPPER = "multi_tool_use.parallel"
 /** The decoder for one Responses stream. */
 export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private started = false
-  private done = false
+  /** The terminal event has been decoded. */
+  done = false
   private sawToolCall = false
   private sawRefusal = false
   private nextIndex = 0
@@ -166,6 +145,8 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     const json = Http.parseJson(this.provider, event)
     if (json === null || typeof json !== "object") return
     const type: unknown = json.type ?? event.event
+    // An `{ error }` object with no type, as gateways send, is an error event too.
+    if (type === "message" && json.error != null) throw streamError(this.provider, json.error, json)
     switch (type) {
       case "response.created":
       case "response.in_progress":
