@@ -7,6 +7,7 @@
  */
 import * as http from "node:http"
 import type * as net from "node:net"
+import * as zlib from "node:zlib"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -118,6 +119,25 @@ class Cancellation {
     })
   }
 
+  /** Resolves when `start` calls back or on cancellation, whichever comes first. */
+  wait(start: (done: () => void) => void): Promise<void> {
+    if (this.cancelled) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.listeners.delete(done)
+        resolve()
+      }
+      this.listeners.add(done)
+      start(done)
+    })
+  }
+
+  /** Runs `f` on cancellation (at once if already cancelled). */
+  onCancel(f: () => void): void {
+    if (this.cancelled) f()
+    else this.listeners.add(f)
+  }
+
   /** Resolves when `emitter` emits `name` or on cancellation. */
   once(emitter: NodeJS.EventEmitter, name: string): Promise<void> {
     if (this.cancelled) return Promise.resolve()
@@ -134,6 +154,91 @@ class Cancellation {
 }
 
 const noop = (): void => {}
+
+/** Where a response's body goes: straight to the socket, or through a compressor first. */
+interface Body {
+  /** Writes a run of bytes; resolves once more may be written. */
+  write(data: string | Buffer): Promise<void>
+  /**
+   * Writes `data` (if any) and pushes out everything written so far, as at a pause; with `settle`,
+   * resolves once all of it is handed to the OS.
+   */
+  flush(data: string | Buffer | undefined, settle: boolean): Promise<void>
+  /** Ends the response, with `data` as its last bytes. */
+  end(data: string | Buffer | undefined): void
+}
+
+const plainBody = (res: http.ServerResponse, cancellation: Cancellation): Body => {
+  const write = async (data: string | Buffer): Promise<void> => {
+    if (!res.write(data)) await cancellation.once(res, "drain")
+  }
+  return {
+    write,
+    flush: async (data, settle) => {
+      if (data === undefined) return
+      if (settle) await cancellation.written(res, data)
+      else await write(data)
+    },
+    end: (data) => (data === undefined ? res.end() : res.end(data))
+  }
+}
+
+/**
+ * A body compressed with `encoding`. Every flush is a zlib sync flush (brotli's flush operation):
+ * the bytes so far become decodable at the client without ending the stream.
+ */
+const compressedBody = (encoding: Script.Encoding, res: http.ServerResponse, cancellation: Cancellation): Body => {
+  const compressor: zlib.Gzip | zlib.Deflate | zlib.BrotliCompress = encoding === "br"
+    ? zlib.createBrotliCompress()
+    : encoding === "gzip"
+    ? zlib.createGzip()
+    : zlib.createDeflate()
+  const kind = encoding === "br" ? zlib.constants.BROTLI_OPERATION_FLUSH : zlib.constants.Z_SYNC_FLUSH
+  // compressed bytes handed to `res` but not yet to the OS, and who waits for them
+  let unwritten = 0
+  const waiting = new Set<() => void>()
+  let paused = false
+  compressor.on("error", noop)
+  compressor.on("data", (chunk: Buffer) => {
+    unwritten++
+    const more = res.write(chunk, () => {
+      if (--unwritten > 0) return
+      for (const done of waiting) done()
+      waiting.clear()
+    })
+    if (!more && !paused) {
+      paused = true
+      compressor.pause()
+      res.once("drain", () => {
+        paused = false
+        compressor.resume()
+      })
+    }
+  })
+  compressor.once("end", () => res.end())
+  cancellation.onCancel(() => compressor.destroy())
+  let dirty = false
+  const write = async (data: string | Buffer): Promise<void> => {
+    dirty = true
+    if (!compressor.write(data)) await cancellation.once(compressor, "drain")
+  }
+  return {
+    write,
+    flush: async (data, settle) => {
+      if (data !== undefined) await write(data)
+      if (dirty) {
+        dirty = false
+        await cancellation.wait((done) => compressor.flush(kind, done))
+      }
+      if (settle) {
+        // the flushed bytes reach `res` in data events of their own
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        if (unwritten > 0) await cancellation.wait((done) => waiting.add(done))
+      }
+    },
+    end: (data) => (data === undefined ? compressor.end() : compressor.end(data))
+  }
+}
 
 const errorScript = (status: number, message: string): Script.Script =>
   Script.body(status, { error: { message, type: "reins_testing_error", param: null, code: null } })
@@ -240,11 +345,12 @@ export const start = (options?: Options): Promise<ProviderServer> => {
   })
 
   const runScript = async (
-    script: Script.Script,
+    given: Script.Script,
     record: RequestRecord,
     res: http.ServerResponse,
     socket: net.Socket
   ): Promise<void> => {
+    const script = given.echoKey === true ? Script.withKey(given, Script.keyOf(record.headers, record.path) ?? "") : given
     const cancellation = new Cancellation()
     let settled = false // the script finished (normally or by a deliberate fault)
     const onClose = (): void => {
@@ -281,14 +387,21 @@ export const start = (options?: Options): Promise<ProviderServer> => {
       "x-request-id": `req_${record.id}`
     }
     for (const [name, value] of Object.entries(script.headers ?? {})) headers[name.toLowerCase()] = value
+    if (script.encoding !== undefined) {
+      // the length of the compressed body is not known before it is written
+      delete headers["content-length"]
+      headers["content-encoding"] = script.encoding
+    }
     res.writeHead(script.status ?? 200, headers)
     res.flushHeaders()
+    const body = script.encoding === undefined ? plainBody(res, cancellation) : compressedBody(script.encoding, res, cancellation)
 
     let parts: Array<string | Uint8Array> = []
     let size = 0
     let binary = false
-    /** Takes the pending run as one string or buffer. */
-    const take = (): string | Buffer => {
+    /** Takes the pending run as one string or buffer, or `undefined` when nothing is pending. */
+    const take = (): string | Buffer | undefined => {
+      if (parts.length === 0) return undefined
       const data: string | Buffer = binary
         ? Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part) : part)))
         : parts.length === 1
@@ -299,21 +412,28 @@ export const start = (options?: Options): Promise<ProviderServer> => {
       binary = false
       return data
     }
-    /** Writes the pending run; waits for `drain` on backpressure, or until written out if `settle`. */
+    /** Writes the pending run and pushes it out, as at a pause; with `settle`, until handed to the OS. */
     const flush = async (settle: boolean): Promise<void> => {
-      if (parts.length === 0 || cancellation.cancelled) return
-      const data = take()
-      if (settle) {
-        await cancellation.written(res, data)
-      } else if (!res.write(data)) {
-        await cancellation.once(res, "drain")
+      if (cancellation.cancelled) return
+      await body.flush(take(), settle)
+    }
+    /** Keeps the response open until the client goes away, with a keep-alive comment every `pingEvery` ms. */
+    const linger = async (how: Script.Linger): Promise<void> => {
+      await flush(false)
+      const every = typeof how === "object" ? how.pingEvery : 0
+      if (!(every > 0)) return cancellation.sleep(Infinity)
+      const ping = Script.encodeComment({ _tag: "Comment", text: "keep-alive" })
+      while (!cancellation.cancelled) {
+        await cancellation.sleep(every)
+        if (cancellation.cancelled) return
+        await body.flush(ping, false)
       }
     }
-    /** Ends the response, with the pending run as its last bytes (one write, not two). */
-    const finish = (): void => {
+    /** Ends the response, with the pending run as its last bytes (one write, not two), or lingers. */
+    const finish = async (): Promise<void> => {
       if (cancellation.cancelled) return
-      if (parts.length === 0) res.end()
-      else res.end(take())
+      if (script.linger !== undefined && script.linger !== false) return linger(script.linger)
+      body.end(take())
     }
 
     for (const step of script.steps) {
@@ -327,7 +447,10 @@ export const start = (options?: Options): Promise<ProviderServer> => {
           parts.push(bytes)
           size += bytes.length
           if (typeof bytes !== "string") binary = true
-          if (size >= HIGH_WATER) await flush(false)
+          if (size >= HIGH_WATER) {
+            const data = take()
+            if (data !== undefined) await body.write(data)
+          }
           break
         }
         case "Delay":
@@ -346,7 +469,7 @@ export const start = (options?: Options): Promise<ProviderServer> => {
           return finish()
       }
     }
-    finish()
+    return finish()
   }
 
   const openConnections = (): number => sockets.size

@@ -18,7 +18,34 @@ export interface Script {
   readonly hangUp?: boolean
   /** What happens after the headers, in order. The response ends after the last step. */
   readonly steps: ReadonlyArray<Step>
+  /**
+   * Keep the response open after its last step (or its `End` step) instead of ending it, until the
+   * client goes away, as a server does that finishes its events but not its body; with
+   * `pingEvery`, an SSE comment every that many milliseconds meanwhile.
+   */
+  readonly linger?: Linger | undefined
+  /**
+   * Compress the body with this `content-encoding` (any `content-length` is dropped). The
+   * compressor is flushed at every pause of the script, so each run of bytes reaches the client
+   * as soon as it is written, as a streaming server's does.
+   */
+  readonly encoding?: Encoding | undefined
+  /**
+   * Replace `requestKey` in the headers and the body with the API key the request carried
+   * (`authorization: Bearer`, `x-api-key`, `x-goog-api-key` or a `key` query parameter), as a
+   * proxy does that quotes the key back in its error.
+   */
+  readonly echoKey?: boolean | undefined
 }
+
+/** How a response lingers after its last step: `true`, or with a keep-alive comment every `pingEvery` ms. */
+export type Linger = boolean | { readonly pingEvery: number }
+
+/** A body compression the server can apply. */
+export type Encoding = "gzip" | "br" | "deflate"
+
+/** Every body compression. */
+export const encodings: ReadonlyArray<Encoding> = ["gzip", "br", "deflate"]
 
 /** A Server-Sent Event. `data` is sent as is (one `data:` line per line of it). */
 export interface Event {
@@ -113,26 +140,21 @@ export const drip = (steps: ReadonlyArray<Step>, ms: number = 1): Array<Step> =>
   return out
 }
 
-/** Options shared by the script constructors. */
+/** Options shared by the script constructors (see `Script` for each). */
 export interface ScriptOptions {
   readonly status?: number
   readonly headers?: Readonly<Record<string, string>>
   readonly headersDelay?: number
+  readonly linger?: Linger | undefined
+  readonly encoding?: Encoding | undefined
+  readonly echoKey?: boolean | undefined
 }
 
+const scriptOptions = ["status", "headers", "headersDelay", "linger", "encoding", "echoKey"] as const
+
 /** A streaming script from steps and options. */
-export const make = (steps: ReadonlyArray<Step>, options?: ScriptOptions): Script => {
-  const script: {
-    steps: ReadonlyArray<Step>
-    status?: number
-    headers?: Readonly<Record<string, string>>
-    headersDelay?: number
-  } = { steps }
-  if (options?.status !== undefined) script.status = options.status
-  if (options?.headers !== undefined) script.headers = options.headers
-  if (options?.headersDelay !== undefined) script.headersDelay = options.headersDelay
-  return script
-}
+export const make = (steps: ReadonlyArray<Step>, options?: ScriptOptions): Script =>
+  options === undefined ? { steps } : { ...defined(options, scriptOptions), steps }
 
 /** A plain, non-streaming JSON response (an error body, say); strings are sent as they are. */
 export const body = (status: number, json: unknown, headers?: Readonly<Record<string, string>>): Script => {
@@ -155,6 +177,83 @@ export const hangUp = (options?: { readonly headersDelay?: number }): Script =>
     steps: []
   }
 
+/**
+ * `script` with its body cut after `bytes` bytes (half of them by default) and then silence until
+ * the client goes away: an error body that starts and never ends. Its headers stay as they were,
+ * so a `content-length` still promises the whole body.
+ */
+export const stallMidway = (script: Script, bytes?: number): Script => {
+  const total = script.steps.reduce((sum, step) => sum + byteLength(encode(step)), 0)
+  let left = Math.max(0, Math.floor(bytes ?? total / 2))
+  const steps: Array<Step> = []
+  for (const step of script.steps) {
+    if (step._tag === "End" || step._tag === "Drop") break
+    const written = encode(step)
+    if (written === undefined) {
+      steps.push(step)
+      continue
+    }
+    const data = typeof written === "string" ? Buffer.from(written) : written
+    if (data.length > left) {
+      if (left > 0) steps.push(raw(data.subarray(0, left)))
+      left = 0
+      break
+    }
+    steps.push(step)
+    left -= data.length
+  }
+  return { ...script, steps: [...steps, stall()] }
+}
+
+/** `script` with its body sent one byte every `ms` milliseconds: an error body that trickles in. */
+export const trickle = (script: Script, ms: number): Script => ({ ...script, steps: drip(script.steps, ms) })
+
+/**
+ * Stands for the request's API key in the headers and body of a script that `echoKey`s; plain
+ * ASCII with no JSON escapes, so it can sit inside a JSON string.
+ */
+export const requestKey = "{{request-api-key}}"
+
+/** The API key a request carried, from the headers each provider sends it in, or its `key` query parameter. */
+export const keyOf = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>, path: string = "/"): string | undefined => {
+  const header = (name: string): string | undefined => {
+    const value = headers[name]
+    return typeof value === "string" ? value : value?.[0]
+  }
+  const bearer = /^Bearer\s+(.+)$/i.exec(header("authorization") ?? "")?.[1]
+  return bearer ?? header("x-api-key") ?? header("x-goog-api-key") ?? new URL(path, "http://localhost").searchParams.get("key") ??
+    undefined
+}
+
+/** `script` with every `requestKey` in its headers and body replaced by `key`; a `content-length` is recounted. */
+export const withKey = (script: Script, key: string): Script => {
+  const put = (text: string): string => text.split(requestKey).join(key)
+  const marker = Buffer.from(requestKey)
+  const steps = script.steps.map((step): Step => {
+    switch (step._tag) {
+      case "Event":
+        return { ...step, data: put(step.data) }
+      case "Comment":
+        return { ...step, text: put(step.text) }
+      case "Raw":
+        return typeof step.bytes === "string"
+          ? raw(put(step.bytes))
+          : Buffer.from(step.bytes).includes(marker)
+          ? raw(put(Buffer.from(step.bytes).toString("utf8")))
+          : step
+      default:
+        return step
+    }
+  })
+  if (script.headers === undefined) return { ...script, steps }
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(script.headers)) headers[name] = put(value)
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === "content-length") headers[name] = String(steps.reduce((sum, step) => sum + byteLength(encode(step)), 0))
+  }
+  return { ...script, headers, steps }
+}
+
 /** The SSE bytes of an event. */
 export const encodeEvent = (step: Event): string => {
   let out = ""
@@ -174,6 +273,9 @@ export const encodeComment = (step: Comment): string => {
   for (const line of step.text.split(/\r\n|\r|\n/)) out += line === "" ? ":\n" : `: ${line}\n`
   return out + "\n"
 }
+
+const byteLength = (bytes: string | Uint8Array | undefined): number =>
+  bytes === undefined ? 0 : typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.length
 
 /** The bytes a step writes, or `undefined` for steps that write nothing. */
 export const encode = (step: Step): string | Uint8Array | undefined => {
