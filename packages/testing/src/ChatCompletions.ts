@@ -55,32 +55,61 @@ export const reasoning = (
     : split(content, options?.chunkSize).map((piece) => Script.event(chunk({ [field]: piece }, options)))
 }
 
+/**
+ * How an OpenAI-compatible server spells the deltas of its tool calls. OpenAI's own is one way;
+ * compatible servers (local runtimes, gateways, other vendors) send the others.
+ */
+export type ToolCallDialect =
+  /** OpenAI's: each call at its own `index`; `id`, `type` and `function.name` on its first delta only. */
+  | "openai"
+  /** Every call at `index` 0, told apart only by the distinct `id` on each call's first delta. */
+  | "sameIndex"
+  /** No `index` on any delta: a delta with an `id` starts the next call. */
+  | "noIndex"
+  /** `id`, `type` and `function.name` repeated on every delta of a call, not only the first. */
+  | "repeatedHeader"
+  /** A call's whole arguments in its one and only delta. */
+  | "wholeArguments"
+  /** No `id` on any delta, as a server that never sends one: the client has to make one up. */
+  | "noId"
+
+/** Every tool call dialect. */
+export const toolCallDialects: ReadonlyArray<ToolCallDialect> = ["openai", "sameIndex", "noIndex", "repeatedHeader", "wholeArguments", "noId"]
+
 /** A tool call to stream. */
 export interface ToolCall extends ChunkOptions {
   readonly index?: number
+  /** The call's id; not sent in the `noId` dialect. */
   readonly id: string
   readonly name: string
   /** The arguments JSON text (objects are stringified). */
   readonly arguments: string | object
   /** Code points of arguments per delta, 16 by default. */
   readonly chunkSize?: number
+  /** How the deltas are spelled; `"openai"` by default. */
+  readonly dialect?: ToolCallDialect
 }
 
-/** Tool call deltas: the first carries id, type, name and empty arguments; later ones only argument pieces. */
+/**
+ * Tool call deltas. In OpenAI's dialect the first carries index, id, type, name and empty
+ * arguments, and later ones only the index and argument pieces; the other dialects change that as
+ * `ToolCallDialect` says.
+ */
 export const toolCall = (call: ToolCall): Array<Script.Step> => {
-  const index = call.index ?? 0
+  const dialect = call.dialect ?? "openai"
   const args = typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments)
-  const steps: Array<Script.Step> = [
-    Script.event(
-      chunk(
-        { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] },
-        call
-      )
-    )
-  ]
+  const position = dialect === "noIndex" ? {} : { index: dialect === "sameIndex" ? 0 : call.index ?? 0 }
+  const header = { ...(dialect === "noId" ? {} : { id: call.id }), type: "function" }
+  const delta = (fields: Record<string, unknown>): Script.Step => Script.event(chunk({ tool_calls: [{ ...position, ...fields }] }, call))
+  if (dialect === "wholeArguments") return [delta({ ...header, function: { name: call.name, arguments: args } })]
+  const steps: Array<Script.Step> = [delta({ ...header, function: { name: call.name, arguments: "" } })]
   if (args !== "") {
     for (const piece of split(args, call.chunkSize ?? 16)) {
-      steps.push(Script.event(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }, call)))
+      steps.push(
+        dialect === "repeatedHeader"
+          ? delta({ ...header, function: { name: call.name, arguments: piece } })
+          : delta({ function: { arguments: piece } })
+      )
     }
   }
   return steps
@@ -143,8 +172,13 @@ export interface Reply extends ChunkOptions, Script.ReplyOptions {
   readonly reasoning?: string
   readonly reasoningField?: "reasoning_content" | "reasoning"
   readonly toolCalls?: ReadonlyArray<Omit<ToolCall, "index"> & { readonly index?: number }>
+  /** How every tool call's deltas are spelled (a call's own `dialect` wins); `"openai"` by default. */
+  readonly toolCallDialect?: ToolCallDialect
   readonly usage?: Usage
-  /** Defaults to "tool_calls" when there are tool calls, else "stop". */
+  /**
+   * Defaults to "tool_calls" when there are tool calls, else "stop" (which some compatible servers
+   * send after tool calls too).
+   */
   readonly finishReason?: string
   /** Whether to close with `data: [DONE]` (default true). */
   readonly done?: boolean
@@ -160,8 +194,9 @@ export const reply = (options: Reply = {}): Script.Script => {
   }
   if (options.text !== undefined) events.push(...text(options.text, splitOptions))
   const calls = options.toolCalls ?? []
+  const dialect = Script.defined(options, ["toolCallDialect"])
   calls.forEach((call, i) => {
-    events.push(...toolCall({ ...base, ...call, index: call.index ?? i }))
+    events.push(...toolCall({ ...base, ...(dialect.toolCallDialect !== undefined ? { dialect: dialect.toolCallDialect } : {}), ...call, index: call.index ?? i }))
   })
   events.push(finish(options.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"), base))
   if (options.usage !== undefined) events.push(usage(options.usage, base))

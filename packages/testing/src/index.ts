@@ -1,6 +1,8 @@
 /** `@reins/testing`: a real scripted provider server, the scripts it plays, and seeded faults. */
 export * as Chaos from "./Chaos.js"
 export * as ChatCompletions from "./ChatCompletions.js"
+export * as Completion from "./Completion.js"
+export * as Gateway from "./Gateway.js"
 export * as Gemini from "./Gemini.js"
 export * as Messages from "./Messages.js"
 export * as ProviderServer from "./ProviderServer.js"
