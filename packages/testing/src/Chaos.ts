@@ -2,7 +2,11 @@
  * Provider faults, reproducible from a seed. Three pieces:
  * - `script`: a `ProviderServer` script that exhibits one fault in one wire format (an error status,
  *   a reset, a stall, a cut-off or corrupt stream, an error event, an oversized event, a slow drip,
- *   a tool call cut mid-arguments), placed at a chosen event of an otherwise good reply;
+ *   a tool call cut mid-arguments), placed at a chosen event of an otherwise good reply; or what
+ *   real servers, gateways and proxies send besides (a body that lingers after its last event, a
+ *   compressed body, a gateway's JSON or HTML on a 200, a whole non-streamed answer, an error body
+ *   that stalls or trickles, a key quoted back, an error right after the opening event, the tool
+ *   call dialects of OpenAI-compatible servers);
  * - `seeded`: a small deterministic PRNG that picks faults and placements, so a failing run can be
  *   replayed from its seed;
  * - `transport` / `layer`: an `HttpClient` wrapper that injects transport faults into any client
@@ -21,6 +25,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as ChatCompletions from "./ChatCompletions.js"
+import * as Completion from "./Completion.js"
+import * as Gateway from "./Gateway.js"
 import * as Gemini from "./Gemini.js"
 import * as Messages from "./Messages.js"
 import * as Responses from "./Responses.js"
@@ -60,6 +66,52 @@ export type Fault =
   | "Oversized"
   /** The tool call's arguments are cut in half and the reply ends as a model out of tokens does. */
   | "TruncatedToolCall"
+  /** The reply whole, then the body stays open and silent until the client goes away. */
+  | "Linger"
+  /** The reply whole, then the body stays open with an SSE comment every `lingerPingMs`. */
+  | "LingerWithPings"
+  /** The reply gzip-compressed, with a pause after each event, at which the compressor is flushed. */
+  | "Gzip"
+  /** The reply brotli-compressed (`br`), flushed at a pause after each event. */
+  | "Brotli"
+  /** The reply deflate-compressed, flushed at a pause after each event. */
+  | "Deflate"
+  /** An error status (`plan.status`) with the format's error body, gzip-compressed. */
+  | "CompressedErrorBody"
+  /** Status 200 with a gateway's JSON error object that gives no reason to retry (`model_not_found`). */
+  | "GatewayJsonError"
+  /** Status 200 with a gateway's JSON error object that says to retry (`type: "overloaded"`, `code: 503`). */
+  | "GatewayOverloaded"
+  /** Status 200 with a proxy's HTML "502 Bad Gateway" page. */
+  | "GatewayHtml"
+  /** Status 200 with an HTML sign-in page. */
+  | "LoginPage"
+  /** Status 200 with the format's non-streamed answer (`text` and `toolCall`) as one JSON object. */
+  | "Unstreamed"
+  /** An error status (`plan.status`) whose JSON body stops half-way; then silence. */
+  | "StalledErrorBody"
+  /** An error status (`plan.status`) whose JSON body comes one byte every `trickleMs`. */
+  | "TricklingErrorBody"
+  /** A 401 that quotes the request's key in its JSON message and its `www-authenticate` header. */
+  | "KeyEcho"
+  /** An error event at the placement that quotes the request's key; then silence. */
+  | "KeyEchoEvent"
+  /** The format's opening event, no content, then its retryable error event; then silence. */
+  | "ErrorBeforeContentStall"
+  /** The format's opening event, no content, then its retryable error event; then the body ends. */
+  | "ErrorBeforeContentEnd"
+  /** Chat Completions: the reply with `parallelToolCalls`, every delta at index 0, the calls told apart by id. */
+  | "SameIndexToolCalls"
+  /** Chat Completions: the reply with `parallelToolCalls`, no delta with an index. */
+  | "NoIndexToolCalls"
+  /** Chat Completions: the reply with `parallelToolCalls`, id and name repeated on every delta. */
+  | "RepeatedToolCallHeaders"
+  /** Chat Completions: the reply with `parallelToolCalls`, each call's arguments whole in one delta. */
+  | "WholeToolCallArguments"
+  /** Chat Completions: the reply with `parallelToolCalls`, ended with `finish_reason: "stop"`. */
+  | "StopAfterToolCalls"
+  /** Chat Completions: the reply with `parallelToolCalls`, no id on any delta. */
+  | "ToolCallsWithoutId"
 
 /** Every fault. */
 export const faults: ReadonlyArray<Fault> = [
@@ -75,13 +127,57 @@ export const faults: ReadonlyArray<Fault> = [
   "CorruptJson",
   "ErrorEvent",
   "Oversized",
-  "TruncatedToolCall"
+  "TruncatedToolCall",
+  "Linger",
+  "LingerWithPings",
+  "Gzip",
+  "Brotli",
+  "Deflate",
+  "CompressedErrorBody",
+  "GatewayJsonError",
+  "GatewayOverloaded",
+  "GatewayHtml",
+  "LoginPage",
+  "Unstreamed",
+  "StalledErrorBody",
+  "TricklingErrorBody",
+  "KeyEcho",
+  "KeyEchoEvent",
+  "ErrorBeforeContentStall",
+  "ErrorBeforeContentEnd",
+  "SameIndexToolCalls",
+  "NoIndexToolCalls",
+  "RepeatedToolCallHeaders",
+  "WholeToolCallArguments",
+  "StopAfterToolCalls",
+  "ToolCallsWithoutId"
 ]
+
+/** The faults that only OpenAI-compatible Chat Completions servers show: their tool call dialects. */
+export const dialectFaults: ReadonlyArray<Fault> = [
+  "SameIndexToolCalls",
+  "NoIndexToolCalls",
+  "RepeatedToolCallHeaders",
+  "WholeToolCallArguments",
+  "StopAfterToolCalls",
+  "ToolCallsWithoutId"
+]
+
+/** The faults that exist in a format: all of them in Chat Completions, all but its dialects elsewhere. */
+export const faultsOf = (format: Format): ReadonlyArray<Fault> =>
+  format === "ChatCompletions" ? faults : faults.filter((fault) => !dialectFaults.includes(fault))
 
 /** Whether a fault hits at a placement inside the body (the others ignore it). */
 export const isPlaced = (fault: Fault): boolean =>
   fault === "ResetMidBody" || fault === "CutOff" || fault === "StallMidBody" || fault === "SlowDrip" ||
-  fault === "CorruptJson" || fault === "ErrorEvent" || fault === "Oversized"
+  fault === "CorruptJson" || fault === "ErrorEvent" || fault === "Oversized" || fault === "KeyEchoEvent"
+
+/** The error statuses a fault with a status of choice is drawn with: one of each error the library tells apart. */
+export const errorBodyStatuses: ReadonlyArray<number> = [500, 429, 401]
+
+/** Whether a fault sends an error status of choice (`Plan.status`, one of `errorBodyStatuses`). */
+export const takesStatus = (fault: Fault): boolean =>
+  fault === "StalledErrorBody" || fault === "TricklingErrorBody" || fault === "CompressedErrorBody"
 
 /** The text every scripted reply streams; not ASCII, so that a drip splits UTF-8 characters. */
 export const text = "Grüße aus Köln ☀, bis bald!"
@@ -91,6 +187,22 @@ export const toolCall = { id: "call_chaos_1", name: "lookup", arguments: { city:
 
 /** The tool call's arguments as JSON text. */
 export const toolArguments = JSON.stringify(toolCall.arguments)
+
+/** The two tool calls, made side by side, of the replies in the Chat Completions dialects. */
+export const parallelToolCalls = [
+  toolCall,
+  { id: "call_chaos_2", name: "lookup", arguments: { city: "Köln", unit: "fahrenheit" } }
+] as const
+
+/** The tool calls a fault's reply makes, in order, when it is whole. */
+export const toolCallsOf = (fault: Fault): ReadonlyArray<{ readonly id: string; readonly name: string; readonly arguments: object }> =>
+  dialectFaults.includes(fault) ? parallelToolCalls : [toolCall]
+
+/** How often `LingerWithPings` sends its keep-alive comment, in milliseconds. */
+export const lingerPingMs = 20
+
+/** How long `TricklingErrorBody` waits between the bytes of its body, in milliseconds. */
+export const trickleMs = 20
 
 /** What `RetryAfter` asks for, in seconds, and `RetryAfterMs`, in milliseconds. */
 export const retryAfter = { seconds: 1, millis: 100 } as const
@@ -108,6 +220,8 @@ export interface Plan {
    * `midText(format)` when absent.
    */
   readonly at?: number | undefined
+  /** For faults that `takesStatus`: the error status, the first of `errorBodyStatuses` when absent. */
+  readonly status?: number | undefined
 }
 
 /** One format's reply, cut into the parts faults are built from. */
@@ -125,7 +239,15 @@ interface Shape {
   readonly error: (status: number, message: string, headers?: Record<string, string>) => Script.Script
   /** The status the provider answers when overloaded. */
   readonly overloaded: number
+  /** The first event of a reply, before any content: what a server sends as soon as it accepts the request. */
+  readonly opening: ReadonlyArray<Script.Step>
+  /** The format's error event for a key it turned down, with `message`. */
+  readonly keyEvent: (message: string) => Script.Step
+  /** The reply as the format's non-streamed answer. */
+  readonly completion: Record<string, unknown>
 }
+
+const whole: Completion.Content = { text, toolCalls: [toolCall] }
 
 const truncatedArguments = toolArguments.slice(0, Math.floor(toolArguments.length / 2))
 
@@ -149,7 +271,10 @@ const chatCompletions = (): Shape => {
     }),
     textDelta: (content) => Script.event(ChatCompletions.chunk({ content })),
     error: (status, message, headers) => ChatCompletions.error(status, message, { headers }),
-    overloaded: 503
+    overloaded: 503,
+    opening: [Script.event(ChatCompletions.chunk({ role: "assistant" }))],
+    keyEvent: (message) => Script.event({ error: { message, type: "invalid_request_error", param: null, code: "invalid_api_key" } }),
+    completion: Completion.chatCompletion(whole)
   }
 }
 
@@ -171,7 +296,10 @@ const responses = (): Shape => {
     textDelta: (delta) =>
       Responses.event({ type: "response.output_text.delta", item_id: "msg_reins_test", output_index: 0, content_index: 0, delta }),
     error: (status, message, headers) => Responses.error(status, message, { headers }),
-    overloaded: 503
+    overloaded: 503,
+    opening: [Responses.created()],
+    keyEvent: (message) => Responses.errorEvent("invalid_api_key", message, { type: "invalid_request_error" }),
+    completion: Completion.response(whole)
   }
 }
 
@@ -191,7 +319,10 @@ const messages = (): Shape => {
     errorEvent: Messages.error("overloaded_error", "Overloaded"),
     textDelta: (delta) => Messages.blockDelta(0, { type: "text_delta", text: delta }),
     error: (status, message, headers) => Messages.errorBody(status, message, { headers }),
-    overloaded: 529
+    overloaded: 529,
+    opening: [Messages.messageStart({ usage: { input_tokens: 5 } })],
+    keyEvent: (message) => Messages.error("authentication_error", message),
+    completion: Completion.message(whole)
   }
 }
 
@@ -211,7 +342,11 @@ const gemini = (): Shape => {
     errorEvent: Gemini.streamError(503, "The model is overloaded. Please try again later."),
     textDelta: (delta) => Gemini.event([{ text: delta }]),
     error: (status, message, headers) => Gemini.error(status, message, { headers }),
-    overloaded: 503
+    overloaded: 503,
+    // a first response with a candidate but no parts yet
+    opening: [Gemini.event([])],
+    keyEvent: (message) => Gemini.streamError(401, message, "UNAUTHENTICATED"),
+    completion: Completion.generateContent(whole)
   }
 }
 
@@ -260,6 +395,28 @@ const oversized = (shape: Shape): Script.Step => {
   return Script.raw(bytes)
 }
 
+/** The message of an error body of each status the faults send. */
+const statusMessage = (status: number): string =>
+  status === 429
+    ? "Rate limit reached."
+    : status === 401
+    ? "Invalid authentication credentials."
+    : "The server had an error while processing your request."
+
+/** What a proxy that quotes the key says, in the body and in a header. */
+const keyMessage = `Incorrect API key provided: ${Script.requestKey}. You can find your API key in your account settings.`
+const keyHeader = `Bearer realm="api", error="invalid_token", error_description="the key ${Script.requestKey} is not valid"`
+
+/** The Chat Completions reply with `parallelToolCalls` in a dialect. */
+const dialectReply = (dialect: ChatCompletions.ToolCallDialect, finishReason: string = "tool_calls"): Script.Script =>
+  ChatCompletions.reply({
+    text,
+    toolCalls: parallelToolCalls.map((call) => ({ ...call, chunkSize: 8 })),
+    toolCallDialect: dialect,
+    finishReason,
+    usage: { prompt_tokens: 5, completion_tokens: 12 }
+  })
+
 /**
  * A script that exhibits `plan.fault` in `plan.format`, placed at `plan.at` (see `Plan`).
  *
@@ -272,6 +429,10 @@ export const script = (plan: Plan): Script.Script => {
   const at = Math.max(0, Math.min(plan.at ?? middle(shape), shape.body.length))
   const before = events.slice(0, at)
   const rest = events.slice(at)
+  const status = plan.status ?? errorBodyStatuses[0]
+  const errorBody = () => shape.error(status, statusMessage(status))
+  // a pause after each event, at which a compressed body is flushed
+  const compressed = (encoding: Script.Encoding) => Script.make(Script.spaced(events, 1), { encoding })
   switch (plan.fault) {
     case "Status":
       return shape.error(shape.overloaded, "The service is overloaded, try again later.")
@@ -299,6 +460,52 @@ export const script = (plan: Plan): Script.Script => {
       return Script.make([...before, oversized(shape), Script.stall()])
     case "TruncatedToolCall":
       return Script.make(shape.truncated())
+    case "Linger":
+      return Script.make(events, { linger: true })
+    case "LingerWithPings":
+      return Script.make(events, { linger: { pingEvery: lingerPingMs } })
+    case "Gzip":
+      return compressed("gzip")
+    case "Brotli":
+      return compressed("br")
+    case "Deflate":
+      return compressed("deflate")
+    case "CompressedErrorBody":
+      return { ...errorBody(), encoding: "gzip" }
+    case "GatewayJsonError":
+      return Gateway.jsonError()
+    case "GatewayOverloaded":
+      return Gateway.overloaded()
+    case "GatewayHtml":
+      return Gateway.badGateway()
+    case "LoginPage":
+      return Gateway.loginPage()
+    case "Unstreamed":
+      return Completion.script(shape.completion)
+    case "StalledErrorBody":
+      return Script.stallMidway(errorBody())
+    case "TricklingErrorBody":
+      return Script.trickle(errorBody(), trickleMs)
+    case "KeyEcho":
+      return { ...shape.error(401, keyMessage, { "www-authenticate": keyHeader }), echoKey: true }
+    case "KeyEchoEvent":
+      return Script.make([...before, shape.keyEvent(keyMessage), Script.stall()], { echoKey: true })
+    case "ErrorBeforeContentStall":
+      return Script.make([...shape.opening, shape.errorEvent, Script.stall()])
+    case "ErrorBeforeContentEnd":
+      return Script.make([...shape.opening, shape.errorEvent])
+    case "SameIndexToolCalls":
+      return dialectReply("sameIndex")
+    case "NoIndexToolCalls":
+      return dialectReply("noIndex")
+    case "RepeatedToolCallHeaders":
+      return dialectReply("repeatedHeader")
+    case "WholeToolCallArguments":
+      return dialectReply("wholeArguments")
+    case "StopAfterToolCalls":
+      return dialectReply("openai", "stop")
+    case "ToolCallsWithoutId":
+      return dialectReply("noId")
   }
 }
 
@@ -322,7 +529,10 @@ export interface Chooser {
   readonly int: (n: number) => number
   /** One of `items` (which must not be empty). */
   readonly pick: <A>(items: ReadonlyArray<A>) => A
-  /** A fault among `among` (all by default) and, for a placed one, where it hits in `format`. */
+  /**
+   * A fault among those of `among` (all by default) that exist in `format`, with, for a placed one,
+   * where it hits, and for one that takes a status, its status.
+   */
   readonly plan: (format: Format, among?: ReadonlyArray<Fault>) => Plan
 }
 
@@ -345,8 +555,12 @@ export const seeded = (seed: number): Chooser => {
   const int = (n: number): number => Math.floor(next() * n)
   const pick = <A>(items: ReadonlyArray<A>): A => items[int(items.length)]
   const plan = (format: Format, among: ReadonlyArray<Fault> = faults): Plan => {
-    const fault = pick(among)
-    return isPlaced(fault) ? { format, fault, at: int(placements(format)) } : { format, fault }
+    const here = faultsOf(format)
+    const within = among.filter((fault) => here.includes(fault))
+    if (within.length === 0) throw new Error(`Chaos: none of the faults ${among.join(", ")} exists in ${format}`)
+    const fault = pick(within)
+    const placed: Plan = isPlaced(fault) ? { format, fault, at: int(placements(format)) } : { format, fault }
+    return takesStatus(fault) ? { ...placed, status: pick(errorBodyStatuses) } : placed
   }
   return { next, int, pick, plan }
 }

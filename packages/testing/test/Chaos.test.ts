@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { Chaos, ProviderServer, Script } from "../src/index.js"
+import * as Raw from "./raw.js"
 
 /** The path each format's provider posts to. */
 const paths: Record<Chaos.Format, string> = {
@@ -102,25 +103,38 @@ describe("Chaos.seeded", () => {
     expect(numbers.every((n) => n >= 0 && n < 1)).toBe(true)
   })
 
-  it("reaches every fault and every placement, and keeps to the faults it is given", () => {
+  it.each(Chaos.formats)("reaches every fault of %s, every placement and every status, and keeps to the faults it is given", (format) => {
     const chooser = Chaos.seeded(1)
     const faults = new Set<Chaos.Fault>()
     const placements = new Set<number>()
-    for (let i = 0; i < 1_000; i++) {
-      const plan = chooser.plan("Messages")
+    const statuses = new Set<number>()
+    for (let i = 0; i < 3_000; i++) {
+      const plan = chooser.plan(format)
       faults.add(plan.fault)
       if (Chaos.isPlaced(plan.fault)) {
         expect(plan.at).toBeGreaterThanOrEqual(0)
-        expect(plan.at).toBeLessThan(Chaos.placements("Messages"))
+        expect(plan.at).toBeLessThan(Chaos.placements(format))
         placements.add(plan.at!)
       } else {
         expect(plan.at).toBeUndefined()
       }
+      if (Chaos.takesStatus(plan.fault)) statuses.add(plan.status!)
+      else expect(plan.status).toBeUndefined()
     }
-    expect([...faults].sort()).toEqual([...Chaos.faults].sort())
-    expect(placements.size).toBe(Chaos.placements("Messages"))
+    expect([...faults].sort()).toEqual([...Chaos.faultsOf(format)].sort())
+    expect(placements.size).toBe(Chaos.placements(format))
+    expect([...statuses].sort()).toEqual([...Chaos.errorBodyStatuses].sort())
     const among: ReadonlyArray<Chaos.Fault> = ["CutOff", "Status"]
-    for (let i = 0; i < 50; i++) expect(among).toContain(chooser.plan("Gemini", among).fault)
+    for (let i = 0; i < 50; i++) expect(among).toContain(chooser.plan(format, among).fault)
+  })
+
+  it("draws the dialect faults in Chat Completions only, and refuses a list with no fault of the format", () => {
+    expect(Chaos.faultsOf("ChatCompletions")).toEqual(Chaos.faults)
+    for (const format of Chaos.formats.filter((format) => format !== "ChatCompletions")) {
+      expect(Chaos.faultsOf(format).filter((fault) => Chaos.dialectFaults.includes(fault))).toEqual([])
+      expect(Chaos.seeded(3).plan(format, ["SameIndexToolCalls", "Status"]).fault).toBe("Status")
+      expect(() => Chaos.seeded(3).plan(format, Chaos.dialectFaults)).toThrow(/exists in/)
+    }
   })
 })
 
@@ -359,5 +373,220 @@ describe("Chaos.transport", () => {
         Effect.provide(Chaos.layer({ seed: 1, rate: 1, faults: ["Status"] }).pipe(Layer.provide(NodeHttpClient.layerUndici)))
       )
       expect(response.status).toBe(503)
+    }))
+})
+
+/** The key each format's layer sends, in its own header. */
+const keyHeaders: Record<Chaos.Format, (key: string) => Record<string, string>> = {
+  ChatCompletions: (key) => ({ authorization: `Bearer ${key}` }),
+  Responses: (key) => ({ authorization: `Bearer ${key}` }),
+  Messages: (key) => ({ "x-api-key": key }),
+  Gemini: (key) => ({ "x-goog-api-key": key })
+}
+
+/** What says, in each format's error event, that the service and not the request failed. */
+const retryableMark: Record<Chaos.Format, (json: any) => unknown> = {
+  ChatCompletions: (json) => json.error.type,
+  Responses: (json) => json.type === "error" && json.code,
+  Messages: (json) => json.type === "error" && json.error.type,
+  Gemini: (json) => `${json.error.code} ${json.error.status}`
+}
+const retryableMarks: Record<Chaos.Format, unknown> = {
+  ChatCompletions: "server_error",
+  Responses: "server_error",
+  Messages: "overloaded_error",
+  Gemini: "503 UNAVAILABLE"
+}
+
+/** Whether an event of a format carries content: text, or a tool call. */
+const hasContent = (data: string): boolean => /"(content|delta|text|partial_json|arguments)":"[^"]|functionCall|tool_calls/.test(data)
+
+describe.each(Chaos.formats)("the faults of real servers, gateways and proxies in %s, over raw HTTP", (format) => {
+  const path = paths[format]
+  const reply = scriptEvents(Chaos.reply(format))
+  const replyBytes = Raw.written(Chaos.reply(format))
+  const at = Chaos.midText(format)
+
+  /** Plays a fault's script for one raw request and hands back the server and the response, its body unread. */
+  const playRaw = (plan: Omit<Chaos.Plan, "format">, headers?: Record<string, string>) =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(Chaos.script({ format, ...plan }))
+      const response = yield* Effect.promise(() => Raw.post(server, path, headers))
+      return { server, response }
+    })
+
+  it.scopedLive("Linger: the whole reply, then the body stays open until the client hangs up", () =>
+    Effect.gen(function*() {
+      const { response, server } = yield* playRaw({ fault: "Linger" })
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe("stalled")
+      expect(Raw.events(bytes)).toEqual(reply)
+      expect(server.requests[0]!.finishedAt).toBeUndefined()
+      response.destroy()
+      yield* Effect.promise(() => server.connectionClosed(1))
+    }))
+
+  it.scopedLive("LingerWithPings: the whole reply, then keep-alive comments on a body that never ends", () =>
+    Effect.gen(function*() {
+      const { response, server } = yield* playRaw({ fault: "LingerWithPings" })
+      const pingsAfterReply = (bytes: Buffer) => Raw.events(bytes).length === reply.length ? Raw.comments(bytes).length : 0
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response, { enough: (bytes) => pingsAfterReply(bytes) >= 3 }))
+      expect(end).toBe("stalled")
+      expect(Raw.events(bytes)).toEqual(reply)
+      expect(Raw.comments(bytes).length).toBeGreaterThanOrEqual(3)
+      expect(server.requests[0]!.finishedAt).toBeUndefined()
+      response.destroy()
+    }))
+
+  it.scopedLive.each([
+    { fault: "Gzip", encoding: "gzip" },
+    { fault: "Brotli", encoding: "br" },
+    { fault: "Deflate", encoding: "deflate" }
+  ] as const)("$fault: the reply compressed ($encoding), the same bytes once decoded", ({ encoding, fault }) =>
+    Effect.gen(function*() {
+      const { response } = yield* playRaw({ fault })
+      expect(response.headers["content-encoding"]).toBe(encoding)
+      const { bytes, end, reads } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe("done")
+      expect(bytes.includes(Buffer.from(Chaos.toolCall.name))).toBe(false)
+      expect(Raw.decompress(encoding, bytes)).toEqual(replyBytes)
+      // flushed at each pause, so it streams in many reads rather than one
+      expect(reads).toBeGreaterThan(1)
+    }))
+
+  it.scopedLive.each(Chaos.errorBodyStatuses)("CompressedErrorBody: a %i with the format's error body, gzip-compressed", (status) =>
+    Effect.gen(function*() {
+      const { response } = yield* playRaw({ fault: "CompressedErrorBody", status })
+      expect(response.statusCode).toBe(status)
+      expect(response.headers["content-encoding"]).toBe("gzip")
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe("done")
+      expect(JSON.parse(Raw.decompress("gzip", bytes).toString())).toHaveProperty("error")
+    }))
+
+  it.scopedLive.each([
+    { fault: "GatewayJsonError", type: "application/json", says: (body: string) => JSON.parse(body).error.code === "model_not_found" },
+    { fault: "GatewayOverloaded", type: "application/json", says: (body: string) => JSON.parse(body).error.code === 503 },
+    { fault: "GatewayHtml", type: "text/html", says: (body: string) => body.includes("<title>502 Bad Gateway</title>") },
+    { fault: "LoginPage", type: "text/html", says: (body: string) => body.includes("<form") },
+    {
+      fault: "Unstreamed",
+      type: "application/json",
+      says: (body: string) => body.includes(JSON.stringify(Chaos.text)) && body.includes(Chaos.toolCall.id) && Raw.events(Buffer.from(body)).length === 0
+    }
+  ] as const)("$fault: status 200, $type, and no event stream", ({ fault, says, type }) =>
+    Effect.gen(function*() {
+      const { response } = yield* playRaw({ fault })
+      expect(response.statusCode).toBe(200)
+      expect(response.headers["content-type"]).toContain(type)
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe("done")
+      expect(says(bytes.toString())).toBe(true)
+      expect(bytes.includes("data:")).toBe(false)
+    }))
+
+  it.scopedLive.each(Chaos.errorBodyStatuses)("StalledErrorBody: a %i whose JSON body stops half-way, then silence", (status) =>
+    Effect.gen(function*() {
+      const { response } = yield* playRaw({ fault: "StalledErrorBody", status })
+      expect(response.statusCode).toBe(status)
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe("stalled")
+      expect(bytes.length).toBeGreaterThan(0)
+      expect(bytes.length).toBeLessThan(Number(response.headers["content-length"]))
+      expect(Raw.parses(bytes.toString())).toBe(false)
+      response.destroy()
+    }))
+
+  it.scopedLive.each(Chaos.errorBodyStatuses)("TricklingErrorBody: a %i whose body comes a byte at a time", (status) =>
+    Effect.gen(function*() {
+      const { response } = yield* playRaw({ fault: "TricklingErrorBody", status })
+      expect(response.statusCode).toBe(status)
+      const { bytes, reads } = yield* Effect.promise(() => Raw.read(response, { enough: (bytes) => bytes.length >= 12 }))
+      expect(bytes.toString()).toMatch(/^\{"/)
+      expect(reads).toBeGreaterThan(bytes.length / 2)
+      expect(bytes.length).toBeLessThan(Number(response.headers["content-length"]))
+      response.destroy()
+    }))
+
+  it.scopedLive("KeyEcho: a 401 that quotes the request's key in its message and its www-authenticate header", () =>
+    Effect.gen(function*() {
+      const key = "sk-chaos-secret-42"
+      const { response } = yield* playRaw({ fault: "KeyEcho" }, keyHeaders[format](key))
+      expect(response.statusCode).toBe(401)
+      expect(response.headers["www-authenticate"]).toContain(key)
+      const { bytes } = yield* Effect.promise(() => Raw.read(response))
+      const body = JSON.parse(bytes.toString())
+      expect(body.error.message).toContain(key)
+    }))
+
+  it.scopedLive("KeyEchoEvent: the events before the placement, then an error event quoting the key, then silence", () =>
+    Effect.gen(function*() {
+      const key = "sk-chaos-secret-43"
+      const { response } = yield* playRaw({ fault: "KeyEchoEvent", at }, keyHeaders[format](key))
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe("stalled")
+      const data = Raw.events(bytes)
+      expect(data.slice(0, at)).toEqual(reply.slice(0, at))
+      expect(data).toHaveLength(at + 1)
+      expect(data[at]).toContain(key)
+      const error = JSON.parse(data[at])
+      expect(error.error !== undefined || error.type === "error").toBe(true)
+      response.destroy()
+    }))
+
+  it.scopedLive.each([
+    { fault: "ErrorBeforeContentStall", then: "silence", ending: "stalled" },
+    { fault: "ErrorBeforeContentEnd", then: "the end of the body", ending: "done" }
+  ] as const)("$fault: the opening event, no content, the format's retryable error event, then $then", ({ ending, fault }) =>
+    Effect.gen(function*() {
+      const { response } = yield* playRaw({ fault })
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      expect(end).toBe(ending)
+      const data = Raw.events(bytes)
+      expect(data.length).toBe(2)
+      expect(hasContent(data[0])).toBe(false)
+      expect(retryableMark[format](JSON.parse(data[1]))).toBe(retryableMarks[format])
+      // the opening is what the good reply starts with, or the format's first response with nothing in it
+      if (format !== "Gemini") expect(JSON.parse(data[0])).toMatchObject(format === "ChatCompletions" ? { choices: [{ delta: { role: "assistant" } }] } : JSON.parse(reply[0]))
+      else expect(JSON.parse(data[0]).candidates[0].content.parts).toEqual([])
+    }))
+})
+
+describe("the Chat Completions dialect faults, over raw HTTP", () => {
+  /** What each dialect fault's deltas show. */
+  const shows: ReadonlyArray<{ readonly fault: Chaos.Fault; readonly shows: (deltas: ReadonlyArray<any>, finish: string) => boolean }> = [
+    { fault: "SameIndexToolCalls", shows: (deltas) => deltas.every((delta) => delta.index === 0) },
+    { fault: "NoIndexToolCalls", shows: (deltas) => deltas.every((delta) => !("index" in delta)) },
+    { fault: "RepeatedToolCallHeaders", shows: (deltas) => deltas.length > 2 && deltas.every((delta) => delta.id !== undefined && delta.function.name !== undefined) },
+    { fault: "WholeToolCallArguments", shows: (deltas) => deltas.length === 2 && deltas.every((delta) => Raw.parses(delta.function.arguments)) },
+    { fault: "StopAfterToolCalls", shows: (_, finish) => finish === "stop" },
+    { fault: "ToolCallsWithoutId", shows: (deltas) => deltas.every((delta) => !("id" in delta)) }
+  ]
+
+  it("every dialect fault has its row, and makes the two parallel calls", () => {
+    expect(shows.map((row) => row.fault)).toEqual(Chaos.dialectFaults)
+    for (const fault of Chaos.dialectFaults) expect(Chaos.toolCallsOf(fault)).toEqual(Chaos.parallelToolCalls)
+    expect(Chaos.toolCallsOf("Status")).toEqual([Chaos.toolCall])
+    expect(new Set(Chaos.parallelToolCalls.map((call) => call.id)).size).toBe(2)
+  })
+
+  it.scopedLive.each(shows)("$fault: the whole reply, its text, both calls' arguments, in the dialect", ({ fault, shows }) =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(Chaos.script({ format: "ChatCompletions", fault }))
+      const { bytes, end } = yield* Effect.promise(() => Raw.post(server).then((response) => Raw.read(response)))
+      expect(end).toBe("done")
+      const data = Raw.events(bytes)
+      expect(data.at(-1)).toBe("[DONE]")
+      const chunks = data.slice(0, -1).map((line) => JSON.parse(line))
+      const deltas = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? [])
+      const finish = chunks.map((chunk) => chunk.choices[0]?.finish_reason).find((reason) => reason != null)
+      expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")).toBe(Chaos.text)
+      expect(shows(deltas, finish)).toBe(true)
+      // both calls' arguments, in order, whatever the spelling
+      expect(deltas.map((delta) => delta.function.arguments).join("")).toBe(
+        Chaos.parallelToolCalls.map((call) => JSON.stringify(call.arguments)).join("")
+      )
     }))
 })
