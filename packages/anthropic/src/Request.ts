@@ -2,6 +2,10 @@
  * A conversation encoded as an Anthropic Messages request body: the system prompt in `system`,
  * alternating user and assistant turns of content blocks, tool results as `tool_result` blocks of a
  * user turn, and the thinking, caching and tool options.
+ *
+ * Any stored history encodes to a request the API accepts: text blocks that are empty or only
+ * whitespace are left out, tool-call ids are made unique and fit the API's id pattern, tool results
+ * lead the user turn that carries them, and a final assistant turn ends without whitespace.
  */
 import type { LanguageModel, Message, Part } from "@reins/core"
 import type { CacheBreakpoint, Effort, Thinking } from "./Config.js"
@@ -72,7 +76,53 @@ export const toolInput = (args: string): Record<string, unknown> => {
   }
 }
 
-const assistantBlocks = (message: Message.Assistant, provider: string): Array<Block> => {
+/**
+ * Whether `text` can be a text block: the API rejects empty ones ("text content blocks must be
+ * non-empty") and whitespace-only ones ("text content blocks must contain non-whitespace text"),
+ * which a stream stopped right after a blank delta leaves behind.
+ */
+const sendable = (text: string): boolean => text.trim() !== ""
+
+/** Characters outside the `^[a-zA-Z0-9_-]+$` pattern the API gives `tool_use.id`. */
+const NOT_ID = /[^a-zA-Z0-9_-]/g
+
+/**
+ * The ids a request gives its tool calls. The API rejects an id outside its pattern (Kimi's
+ * `functions.clock:0`, say) and two `tool_use` blocks with one id (a server that numbers the calls
+ * of each response, a history stored before ids were made unique). So an id is sent with other
+ * characters as `_`, and one already sent gets the next free `<id>_<n>`; the result that answers
+ * a call (the first after it with the conversation's id) is sent with the call's id. The same
+ * history always encodes to the same ids, so cached prefixes stay valid.
+ */
+class ToolIds {
+  private readonly sent = new Set<string>()
+  /** The calls of the latest assistant message still waiting for a result, by conversation id. */
+  private open = new Map<string, Array<string>>()
+
+  /** Starts an assistant message's calls: results answer the calls of the message before them. */
+  step(): void {
+    this.open = new Map()
+  }
+
+  /** The id a call is sent with. */
+  call(id: string): string {
+    const base = id.replace(NOT_ID, "_") || "call"
+    let wire = base
+    for (let n = 2; this.sent.has(wire); n++) wire = `${base}_${n}`
+    this.sent.add(wire)
+    const open = this.open.get(id)
+    if (open === undefined) this.open.set(id, [wire])
+    else open.push(wire)
+    return wire
+  }
+
+  /** The id a result is sent with: that of the first call it can answer. */
+  result(id: string): string {
+    return this.open.get(id)?.shift() ?? (id.replace(NOT_ID, "_") || "call")
+  }
+}
+
+const assistantBlocks = (message: Message.Assistant, provider: string, ids: ToolIds): Array<Block> => {
   // Signatures are only valid where they were made; another provider's reasoning (or reasoning
   // stopped before its signature) would be rejected, so it is left out.
   const replayReasoning = message.provider === provider
@@ -80,7 +130,7 @@ const assistantBlocks = (message: Message.Assistant, provider: string): Array<Bl
   for (const part of message.content) {
     switch (part._tag) {
       case "Text":
-        if (part.text !== "") blocks.push({ type: "text", text: part.text })
+        if (sendable(part.text)) blocks.push({ type: "text", text: part.text })
         break
       case "Reasoning":
         if (!replayReasoning || part.signature === undefined || part.signature === "") break
@@ -91,19 +141,34 @@ const assistantBlocks = (message: Message.Assistant, provider: string): Array<Bl
         )
         break
       case "ToolCall":
-        blocks.push({ type: "tool_use", id: part.id, name: part.name, input: toolInput(part.arguments) })
+        blocks.push({ type: "tool_use", id: ids.call(part.id), name: part.name, input: toolInput(part.arguments) })
     }
   }
   return blocks
 }
 
+const isThinking = (block: Block): boolean => block.type === "thinking" || block.type === "redacted_thinking"
+
 /**
- * The `messages` array for a conversation. Consecutive turns of one role are merged (the API wants
- * them alternating), so parallel tool results, and a user message after them, share one user turn.
- * System messages are not turns: see `system`.
+ * Moves the `tool_result` blocks of a user turn before its other blocks: the API wants them first
+ * ("Any text must come AFTER all tool results"), and a user message merged into the turn of the
+ * results before it would otherwise lead.
+ */
+const resultsFirst = (content: Array<Block>): void => {
+  const results = content.filter((block) => block.type === "tool_result")
+  if (results.length === 0 || results.length === content.length) return
+  const others = content.filter((block) => block.type !== "tool_result")
+  content.splice(0, content.length, ...results, ...others)
+}
+
+/**
+ * The `messages` array for a conversation. Consecutive turns of one role are merged (the API
+ * combines them anyway), so parallel tool results, and a user message after them, share one user
+ * turn. System messages are not turns: see `system`.
  */
 export const messages = (history: ReadonlyArray<Message.Message>, provider: string): Array<Turn> => {
   const turns: Array<Turn> = []
+  const ids = new ToolIds()
   const push = (role: Turn["role"], content: ReadonlyArray<Block>) => {
     if (content.length === 0) return
     const last = turns[turns.length - 1]
@@ -118,7 +183,7 @@ export const messages = (history: ReadonlyArray<Message.Message>, provider: stri
         const blocks: Array<Block> = []
         for (const part of message.content) {
           if (part._tag === "Text") {
-            if (part.text !== "") blocks.push({ type: "text", text: part.text })
+            if (sendable(part.text)) blocks.push({ type: "text", text: part.text })
           } else {
             const block = image(part)
             if (block !== undefined) blocks.push(block)
@@ -127,15 +192,29 @@ export const messages = (history: ReadonlyArray<Message.Message>, provider: stri
         push("user", blocks)
         break
       }
-      case "Assistant":
-        // An assistant message stopped before its first token (or holding only unsigned
-        // reasoning) has nothing to send: an empty assistant turn is rejected.
-        push("assistant", assistantBlocks(message, provider))
+      case "Assistant": {
+        if (message.content.some((part) => part._tag === "ToolCall")) ids.step()
+        const blocks = assistantBlocks(message, provider, ids)
+        // A message stopped before its first token (or holding only unsigned reasoning, or blank
+        // text) has nothing to send, and an empty turn is rejected. One holding only thinking is
+        // left out too: the API ignores the thinking of turns before the last user message.
+        if (!blocks.every(isThinking)) push("assistant", blocks)
         break
+      }
       case "ToolResult":
-        push("user", [{ type: "tool_result", tool_use_id: message.toolCallId, content: message.content, is_error: message.isError }])
+        push("user", [{
+          type: "tool_result",
+          tool_use_id: ids.result(message.toolCallId),
+          content: message.content,
+          is_error: message.isError
+        }])
     }
   }
+  for (const turn of turns) if (turn.role === "user") resultsFirst(turn.content)
+  // A last assistant turn is a prefill, which "cannot end with trailing whitespace".
+  const last = turns[turns.length - 1]
+  const end = last?.role === "assistant" ? last.content[last.content.length - 1] : undefined
+  if (end?.type === "text") end.text = (end.text as string).trimEnd()
   return turns
 }
 
@@ -146,8 +225,8 @@ export const system = (
   cache: boolean
 ): string | Array<Block> | undefined => {
   const texts: Array<string> = []
-  if (prompt !== undefined && prompt !== "") texts.push(prompt)
-  for (const message of history) if (message._tag === "System" && message.content !== "") texts.push(message.content)
+  if (prompt !== undefined && sendable(prompt)) texts.push(prompt)
+  for (const message of history) if (message._tag === "System" && sendable(message.content)) texts.push(message.content)
   if (texts.length === 0) return undefined
   if (texts.length === 1 && !cache) return texts[0]
   const blocks: Array<Block> = texts.map((text) => ({ type: "text", text }))

@@ -107,6 +107,84 @@ describe("AnthropicRequest.body", () => {
     ])
   })
 
+  it("leaves out empty and whitespace-only text, and the assistant turns that leaves empty", () => {
+    const turns = AnthropicRequest.messages([
+      Message.user([Part.text("Time?"), Part.text(" \n")]),
+      // stopped right after a blank text delta
+      assistant([Part.text("\n\n")], "anthropic", "interrupted"),
+      Message.user("Go on"),
+      // stopped after its signed thinking, before any text: the thinking of a past turn is ignored
+      assistant([{ _tag: "Reasoning", text: "Hm.", signature: "sig" }, Part.text("\t")], "anthropic", "interrupted"),
+      Message.user([Part.text("")]),
+      assistant([Part.text("Noon."), Part.text("  ")])
+    ], "anthropic")
+    expect(turns).toEqual([
+      { role: "user", content: [{ type: "text", text: "Time?" }, { type: "text", text: "Go on" }] },
+      { role: "assistant", content: [{ type: "text", text: "Noon." }] }
+    ])
+  })
+
+  it("ends a last assistant turn (a prefill) without trailing whitespace, and only the last", () => {
+    const history = [Message.user("Hi"), assistant([Part.text("Hello! ")]), Message.user("Count"), assistant([Part.text("One, two, \n")])]
+    const turns = AnthropicRequest.messages(history, "anthropic")
+    expect(turns.map((turn) => turn.content)).toEqual([
+      [{ type: "text", text: "Hi" }],
+      [{ type: "text", text: "Hello! " }],
+      [{ type: "text", text: "Count" }],
+      [{ type: "text", text: "One, two," }]
+    ])
+  })
+
+  it("sends a repeated tool call id renamed, on the call and on the result that answers it", () => {
+    const step = (ids: ReadonlyArray<string>, tz: string) => [
+      assistant(ids.map((id) => Part.toolCall(id, "clock", JSON.stringify({ tz }))), "google", "tool-calls"),
+      ...ids.map((id, i) => Message.toolResult({ toolCallId: id, toolName: "clock", content: `${tz} ${i}` }))
+    ]
+    // a history stored when Gemini's calls were numbered per response, and a server that repeats ids in one response
+    const history = [Message.user("Times?"), ...step(["call_0"], "Tokyo"), ...step(["call_0", "call_0"], "Oslo"), ...step(["call_0_2"], "Lima")]
+    const turns = AnthropicRequest.messages(history, "anthropic")
+    const pairs = turns.flatMap((turn) =>
+      turn.content.map((block) => block.type === "tool_use" ? `use ${block.id} ${(block.input as any).tz}` : `result ${block.tool_use_id} ${block.content}`)
+    ).slice(1)
+    expect(pairs).toEqual([
+      "use call_0 Tokyo",
+      "result call_0 Tokyo 0",
+      "use call_0_2 Oslo",
+      "use call_0_3 Oslo",
+      "result call_0_2 Oslo 0",
+      "result call_0_3 Oslo 1",
+      // an id that is the renamed form of an earlier one is itself renamed
+      "use call_0_2_2 Lima",
+      "result call_0_2_2 Lima 0"
+    ])
+    // the same history always gets the same ids
+    expect(AnthropicRequest.messages(history, "anthropic")).toEqual(turns)
+  })
+
+  it("sends ids outside the API's pattern with other characters as _", () => {
+    const turns = AnthropicRequest.messages([
+      Message.user("Time?"),
+      assistant([Part.toolCall("functions.clock:0", "clock", "{}"), Part.toolCall("functions_clock_0", "clock", "{}")], "kimi", "tool-calls"),
+      Message.toolResult({ toolCallId: "functions.clock:0", toolName: "clock", content: "a" }),
+      Message.toolResult({ toolCallId: "functions_clock_0", toolName: "clock", content: "b" })
+    ], "anthropic")
+    expect(turns[1].content.map((block) => block.id)).toEqual(["functions_clock_0", "functions_clock_0_2"])
+    expect(turns[2].content.map((block) => [block.tool_use_id, block.content])).toEqual([["functions_clock_0", "a"], ["functions_clock_0_2", "b"]])
+  })
+
+  it("puts tool results before the other blocks of their user turn", () => {
+    const turns = AnthropicRequest.messages([
+      Message.user("Time?"),
+      assistant([Part.toolCall("toolu_1", "clock", "{}")], "anthropic", "tool-calls"),
+      Message.user("Tokyo, please"),
+      Message.toolResult({ toolCallId: "toolu_1", toolName: "clock", content: "noon" })
+    ], "anthropic")
+    expect(turns[2]).toEqual({
+      role: "user",
+      content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "noon", is_error: false }, { type: "text", text: "Tokyo, please" }]
+    })
+  })
+
   it("sends unparseable or non-object tool arguments as {}", () => {
     expect(AnthropicRequest.toolInput("{\"filename\": \"taxes.txt")).toEqual({})
     expect(AnthropicRequest.toolInput("[1]")).toEqual({})

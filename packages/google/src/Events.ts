@@ -171,6 +171,25 @@ export class PartialArguments {
   }
 }
 
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+/**
+ * An id for a function call Gemini sent without one: `call_` and 24 random base62 characters.
+ * Numbering the calls of a response would give every step the same `call_0`, and a provider the
+ * conversation moves to may reject two tool calls with one id.
+ */
+export const callId = (): string => {
+  let id = "call_"
+  const bytes = new Uint8Array(32)
+  while (id.length < 29) {
+    globalThis.crypto.getRandomValues(bytes)
+    // 248 is the largest multiple of 62 a byte can hold: higher bytes are skipped, so that every
+    // character is equally likely.
+    for (let i = 0; i < bytes.length && id.length < 29; i++) if (bytes[i] < 248) id += BASE62[bytes[i] % 62]
+  }
+  return id
+}
+
 /** A function call whose fragments are still arriving. */
 interface OpenCall {
   readonly index: number
@@ -310,11 +329,8 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
       // Marks an id that Gemini gave, so that it is sent back (an id of our own would be rejected).
       ...(wireId !== undefined ? { functionCallId: wireId } : {})
     }
-    out.push(
-      metadata === undefined
-        ? { _tag: "ToolCallStart", index, id: wireId ?? `call_${index}`, name }
-        : { _tag: "ToolCallStart", index, id: wireId ?? `call_${index}`, name, metadata }
-    )
+    const id = wireId ?? callId()
+    out.push(metadata === undefined ? { _tag: "ToolCallStart", index, id, name } : { _tag: "ToolCallStart", index, id, name, metadata })
     this.last = "tool"
     if (call.willContinue !== true && !Array.isArray(call.partialArgs)) {
       out.push({ _tag: "ToolCallDelta", index, delta: JSON.stringify(isObject(call.args) ? call.args : {}) })

@@ -23,9 +23,9 @@ export interface Content {
 }
 
 /**
- * The signature Gemini documents for function calls it did not produce (history moved over from
- * another provider): Gemini 3 rejects an unsigned function call in the current turn, and this value
- * tells it to skip the check.
+ * The signature Gemini documents for function calls that have none of its own (history moved over
+ * from another provider or another model, calls made up by hand): Gemini 3 rejects a step of the
+ * current turn whose first function call is unsigned, and this value tells it to skip the check.
  */
 export const foreignCallSignature = "skip_thought_signature_validator"
 
@@ -94,19 +94,44 @@ const args = (text: string): Record<string, unknown> => {
 }
 
 /**
- * The model content of an assistant message, or `undefined` when nothing in it can be sent. Records
- * in `calls` the Gemini id of each of its tool calls (`undefined` when Gemini gave none), for the
- * function responses that follow.
+ * The `functionCall.id`s a request sends back. An id Gemini gave a call goes back as it was, on the
+ * call and on the response that answers it (the first after it with the conversation's id); an id
+ * of ours is not sent, since Gemini would reject it. Nor is a Gemini id already sent in the request
+ * (a history put together by hand), as `FunctionCall.id` is "the unique id of the function call":
+ * that call and its response go without one and are matched by name and order, as calls are that
+ * Gemini gave no id.
  */
-const modelContent = (
-  message: Message.Assistant,
-  provider: string,
-  calls: Map<string, string | undefined>
-): Content | undefined => {
+class FunctionIds {
+  private readonly sent = new Set<string>()
+  /** The calls of the latest assistant message still waiting for a response, by conversation id. */
+  private open = new Map<string, Array<string | undefined>>()
+
+  /** Starts an assistant message's calls: responses answer the calls of the message before them. */
+  step(): void {
+    this.open = new Map()
+  }
+
+  /** The id a call is sent with, if any: `gemini` is the id Gemini gave it. */
+  call(id: string, gemini: string | undefined): string | undefined {
+    const wire = gemini !== undefined && !this.sent.has(gemini) ? gemini : undefined
+    if (wire !== undefined) this.sent.add(wire)
+    const open = this.open.get(id)
+    if (open === undefined) this.open.set(id, [wire])
+    else open.push(wire)
+    return wire
+  }
+
+  /** The id a function response is sent with, if any: that of the first call it can answer. */
+  result(id: string): string | undefined {
+    return this.open.get(id)?.shift()
+  }
+}
+
+/** The model content of an assistant message, or `undefined` when nothing in it can be sent. */
+const modelContent = (message: Message.Assistant, provider: string, ids: FunctionIds): Content | undefined => {
   const same = message.provider === provider
   const parts: Array<WirePart> = []
   let firstCall: WirePart | undefined
-  let signedCall = false
   for (const part of message.content) {
     switch (part._tag) {
       case "Text": {
@@ -124,20 +149,18 @@ const modelContent = (
         break
       case "ToolCall": {
         const signature = same ? stringField(part.metadata, "thoughtSignature") : undefined
-        const id = same ? stringField(part.metadata, "functionCallId") : undefined
+        const id = ids.call(part.id, same ? stringField(part.metadata, "functionCallId") : undefined)
         const wire: WirePart = { functionCall: { name: part.name, args: args(part.arguments), ...(id !== undefined ? { id } : {}) } }
-        if (signature !== undefined) {
-          wire.thoughtSignature = signature
-          signedCall = true
-        }
+        if (signature !== undefined) wire.thoughtSignature = signature
         firstCall ??= wire
-        calls.set(part.id, id)
         parts.push(wire)
       }
     }
   }
   if (parts.length === 0) return undefined
-  if (!same && firstCall !== undefined && !signedCall) firstCall.thoughtSignature = foreignCallSignature
+  // Gemini signs the first call of each step; one that has no signature of its own (another
+  // provider's, an older model's, one put together by hand) gets the documented stand-in.
+  if (firstCall !== undefined && firstCall.thoughtSignature === undefined) firstCall.thoughtSignature = foreignCallSignature
   return { role: "model", parts }
 }
 
@@ -156,7 +179,7 @@ const functionResponse = (result: Message.ToolResult, id: string | undefined): W
  */
 export const contents = (history: ReadonlyArray<Message.Message>, provider: string): Array<Content> => {
   const out: Array<Content> = []
-  const calls = new Map<string, string | undefined>()
+  const ids = new FunctionIds()
   let results: Array<WirePart> | undefined
   for (const message of history) {
     if (message._tag !== "ToolResult") results = undefined
@@ -169,9 +192,8 @@ export const contents = (history: ReadonlyArray<Message.Message>, provider: stri
         break
       }
       case "Assistant": {
-        // Tool call ids repeat across responses (`call_0`...), so results look up the latest message only.
-        calls.clear()
-        const content = modelContent(message, provider, calls)
+        if (message.content.some((part) => part._tag === "ToolCall")) ids.step()
+        const content = modelContent(message, provider, ids)
         if (content !== undefined) out.push(content)
         break
       }
@@ -180,7 +202,7 @@ export const contents = (history: ReadonlyArray<Message.Message>, provider: stri
           results = []
           out.push({ role: "user", parts: results })
         }
-        results.push(functionResponse(message, calls.get(message.toolCallId)))
+        results.push(functionResponse(message, ids.result(message.toolCallId)))
       }
     }
   }

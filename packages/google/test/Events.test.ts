@@ -21,6 +21,9 @@ const decode = (events: ReadonlyArray<unknown>, end = true) => {
   return out
 }
 
+/** An id made for a call Gemini sent without one. */
+const ourId = expect.stringMatching(/^call_[0-9A-Za-z]{24}$/)
+
 const fold = (chunks: ReadonlyArray<Chunk.Chunk>) => {
   const acc = new Accumulator({ provider: "google", model: "m" })
   acc.addAll(chunks)
@@ -77,13 +80,13 @@ describe("GoogleEventDecoder", () => {
       response([{ text: "" }], { finishReason: "STOP" })
     ])
     expect(out.slice(1)).toEqual([
-      { _tag: "ToolCallStart", index: 0, id: "call_0", name: "weather", metadata: { thoughtSignature: "sig_call" } },
+      { _tag: "ToolCallStart", index: 0, id: ourId, name: "weather", metadata: { thoughtSignature: "sig_call" } },
       { _tag: "ToolCallDelta", index: 0, delta: "{\"city\":\"Paris\"}" },
       { _tag: "ToolCallEnd", index: 0 },
-      { _tag: "ToolCallStart", index: 1, id: "call_1", name: "weather" },
+      { _tag: "ToolCallStart", index: 1, id: ourId, name: "weather" },
       { _tag: "ToolCallDelta", index: 1, delta: "{\"city\":\"Oslo\"}" },
       { _tag: "ToolCallEnd", index: 1 },
-      { _tag: "ToolCallStart", index: 2, id: "call_2", name: "clock" },
+      { _tag: "ToolCallStart", index: 2, id: ourId, name: "clock" },
       { _tag: "ToolCallDelta", index: 2, delta: "{}" },
       { _tag: "ToolCallEnd", index: 2 },
       { _tag: "ToolCallStart", index: 3, id: "fc_9", name: "clock", metadata: { functionCallId: "fc_9" } },
@@ -91,6 +94,21 @@ describe("GoogleEventDecoder", () => {
       { _tag: "ToolCallEnd", index: 3 },
       { _tag: "Finish", reason: "tool-calls", raw: "STOP" }
     ])
+  })
+
+  it("gives calls without an id of Gemini's an id of their own, never the same twice", () => {
+    const step = () =>
+      decode([
+        response([{ functionCall: { name: "clock", args: {} } }, { functionCall: { name: "clock", args: {} } }]),
+        response([{ text: "" }], { finishReason: "STOP" })
+      ]).flatMap((chunk) => (chunk._tag === "ToolCallStart" ? [chunk] : []))
+    // two steps of a conversation, each with two calls, as a fresh decoder numbers them from 0
+    const starts = [...step(), ...step()]
+    expect(starts.map((start) => start.index)).toEqual([0, 1, 0, 1])
+    expect(starts.every((start) => start.metadata === undefined)).toBe(true)
+    const ids = starts.map((start) => start.id)
+    expect(ids).toEqual([ourId, ourId, ourId, ourId])
+    expect(new Set(ids).size).toBe(4)
   })
 
   it("assembles streamed arguments (partialArgs, willContinue) into one valid JSON delta", () => {
@@ -119,10 +137,10 @@ describe("GoogleEventDecoder", () => {
     ])
     const calls = out.filter((c) => c._tag.startsWith("ToolCall"))
     expect(calls).toEqual([
-      { _tag: "ToolCallStart", index: 0, id: "call_0", name: "book", metadata: { thoughtSignature: "sig_first" } },
+      { _tag: "ToolCallStart", index: 0, id: ourId, name: "book", metadata: { thoughtSignature: "sig_first" } },
       { _tag: "ToolCallDelta", index: 0, delta: expect.any(String) },
       { _tag: "ToolCallEnd", index: 0 },
-      { _tag: "ToolCallStart", index: 1, id: "call_1", name: "book" },
+      { _tag: "ToolCallStart", index: 1, id: ourId, name: "book" },
       { _tag: "ToolCallDelta", index: 1, delta: "{\"city\":\"Oslo\"}" },
       { _tag: "ToolCallEnd", index: 1, metadata: { thoughtSignature: "sig_late" } }
     ])

@@ -121,7 +121,7 @@ describe("Google layer", () => {
           { _tag: "Reasoning", text: "Look it up.", signature: "sig_thought" },
           {
             _tag: "ToolCall",
-            id: "call_0",
+            id: expect.stringMatching(/^call_[0-9A-Za-z]{24}$/),
             name: "lookup",
             arguments: JSON.stringify({ query: "the \"best\" café", filters: { year: 2024, open: true, tags: ["a", "b"] } }),
             metadata: { thoughtSignature: "sig_call" }
@@ -134,7 +134,7 @@ describe("Google layer", () => {
           messages: [
             Message.user("Find"),
             first,
-            Message.toolResult({ toolCallId: "call_0", toolName: "lookup", content: "one" }),
+            Message.toolResult({ toolCallId: Message.toolCalls(first)[0].id, toolName: "lookup", content: "one" }),
             Message.toolResult({ toolCallId: "fc_2", toolName: "lookup", content: "two" })
           ]
         })

@@ -146,6 +146,53 @@ describe("GoogleRequest.body", () => {
     ])
   })
 
+  it("sends a Gemini id once: a call repeating one already sent goes without, and so does its response", () => {
+    // a history put together by hand, with one Gemini id on calls of two steps
+    const contents = GoogleRequest.contents([
+      Message.user("time?"),
+      assistant([{ ...Part.toolCall("a", "clock", "{}"), metadata: { functionCallId: "fc_1", thoughtSignature: "s1" } }]),
+      Message.toolResult({ toolCallId: "a", toolName: "clock", content: "noon" }),
+      assistant([{ ...Part.toolCall("b", "date", "{}"), metadata: { functionCallId: "fc_1", thoughtSignature: "s2" } }]),
+      Message.toolResult({ toolCallId: "b", toolName: "date", content: "today" })
+    ], "google")
+    expect(contents.slice(1)).toEqual([
+      { role: "model", parts: [{ functionCall: { name: "clock", args: {}, id: "fc_1" }, thoughtSignature: "s1" }] },
+      { role: "user", parts: [{ functionResponse: { name: "clock", id: "fc_1", response: { result: "noon" } } }] },
+      { role: "model", parts: [{ functionCall: { name: "date", args: {} }, thoughtSignature: "s2" }] },
+      { role: "user", parts: [{ functionResponse: { name: "date", response: { result: "today" } } }] }
+    ])
+  })
+
+  it("pairs the responses of a history whose steps repeat call_0 with their own step's calls", () => {
+    // stored when Gemini's calls were numbered per response
+    const contents = GoogleRequest.contents([
+      Message.user("time?"),
+      assistant([{ ...Part.toolCall("call_0", "clock", "{}"), metadata: { thoughtSignature: "s1" } }]),
+      Message.toolResult({ toolCallId: "call_0", toolName: "clock", content: "noon" }),
+      assistant([{ ...Part.toolCall("call_0", "date", "{}"), metadata: { functionCallId: "fc_9", thoughtSignature: "s2" } }]),
+      Message.toolResult({ toolCallId: "call_0", toolName: "date", content: "today" })
+    ], "google")
+    expect(contents[2]).toEqual({ role: "user", parts: [{ functionResponse: { name: "clock", response: { result: "noon" } } }] })
+    expect(contents[4]).toEqual({ role: "user", parts: [{ functionResponse: { name: "date", id: "fc_9", response: { result: "today" } } }] })
+  })
+
+  it("signs the first call of each step that has no signature of its own with the documented stand-in", () => {
+    const contents = GoogleRequest.contents([
+      Message.user("time?"),
+      // an older model's step, and one whose only signature sits on its second call
+      assistant([Part.toolCall("a", "clock", "{}")], { model: "gemini-2.5-flash" }),
+      Message.toolResult({ toolCallId: "a", toolName: "clock", content: "noon" }),
+      assistant([Part.toolCall("b", "clock", "{}"), { ...Part.toolCall("c", "date", "{}"), metadata: { thoughtSignature: "s" } }]),
+      Message.toolResult({ toolCallId: "b", toolName: "clock", content: "noon" }),
+      Message.toolResult({ toolCallId: "c", toolName: "date", content: "today" })
+    ], "google")
+    expect(contents[1].parts).toEqual([{ functionCall: { name: "clock", args: {} }, thoughtSignature: GoogleRequest.foreignCallSignature }])
+    expect(contents[3].parts).toEqual([
+      { functionCall: { name: "clock", args: {} }, thoughtSignature: GoogleRequest.foreignCallSignature },
+      { functionCall: { name: "date", args: {} }, thoughtSignature: "s" }
+    ])
+  })
+
   it("sends image URLs as fileData and base64 data: URLs as inlineData", () => {
     const contents = GoogleRequest.contents([
       Message.user([Part.imageUrl("https://example.com/cat.png"), Part.imageUrl("data:image/jpeg;base64,/9j/4A==")])

@@ -111,6 +111,31 @@ describe("ResponsesRequest.body", () => {
     ])
   })
 
+  it("sends a repeated call_id renamed, on the call and on the output that answers it", () => {
+    const step = (calls: ReadonlyArray<Part.ToolCall>, provider: string) => [
+      assistant(calls, { stopReason: "tool-calls", provider }),
+      ...calls.map((call) => Message.toolResult({ toolCallId: call.id, toolName: call.name, content: `${call.name} ${call.arguments}` }))
+    ]
+    const custom = (id: string, input: string): Part.ToolCall => ({ ...Part.toolCall(id, "sql", JSON.stringify({ input })), metadata: { customTool: true } })
+    // a compatible server that numbers each response's calls, then the same ids in one response
+    const items = ResponsesRequest.input([
+      Message.user("Go"),
+      ...step([Part.toolCall("call_0", "clock", "1")], "openai"),
+      ...step([custom("call_0", "SELECT 2")], "openai"),
+      ...step([Part.toolCall("c", "clock", "3"), Part.toolCall("c", "clock", "4")], "kimi")
+    ], "openai")
+    expect(items.slice(1).map((item) => [item.type, item.call_id, item.arguments ?? item.input ?? item.output])).toEqual([
+      ["function_call", "call_0", "1"],
+      ["function_call_output", "call_0", "clock 1"],
+      ["custom_tool_call", "call_0_2", "SELECT 2"],
+      ["custom_tool_call_output", "call_0_2", "sql {\"input\":\"SELECT 2\"}"],
+      ["function_call", "c", "3"],
+      ["function_call", "c_2", "4"],
+      ["function_call_output", "c", "clock 3"],
+      ["function_call_output", "c_2", "clock 4"]
+    ])
+  })
+
   it("asks for reasoning only when the request or the layer does, names a forced tool, and merges provider options last", () => {
     const plain = ResponsesRequest.body({ messages: [Message.user("hi")] }, { model: "gpt-4.1", provider: "openai" })
     expect(plain).toEqual({ model: "gpt-4.1", input: [{ role: "user", content: [{ type: "input_text", text: "hi" }] }], stream: true, store: false })

@@ -48,7 +48,41 @@ const customInput = (args: string): string => {
   return args
 }
 
-const assistantItems = (message: Message.Assistant, provider: string, out: Array<Item>): void => {
+/**
+ * The `call_id`s a request gives its tool calls. A `call_id` is "the unique ID of the function tool
+ * call", and histories can repeat one (a compatible server that numbers the calls of each response,
+ * a history stored before ids were made unique): a call whose id was already sent gets the next
+ * free `<id>_<n>`, and the output that answers it (the first after it with the conversation's id)
+ * gets the same. The same history always encodes to the same ids.
+ */
+class CallIds {
+  private readonly sent = new Set<string>()
+  /** The calls of the latest assistant message still waiting for an output, by conversation id. */
+  private open = new Map<string, Array<string>>()
+
+  /** Starts an assistant message's calls: outputs answer the calls of the message before them. */
+  step(): void {
+    this.open = new Map()
+  }
+
+  /** The `call_id` a call is sent with. */
+  call(id: string): string {
+    let wire = id
+    for (let n = 2; this.sent.has(wire); n++) wire = `${id}_${n}`
+    this.sent.add(wire)
+    const open = this.open.get(id)
+    if (open === undefined) this.open.set(id, [wire])
+    else open.push(wire)
+    return wire
+  }
+
+  /** The `call_id` an output is sent with: that of the first call it can answer. */
+  result(id: string): string {
+    return this.open.get(id)?.shift() ?? id
+  }
+}
+
+const assistantItems = (message: Message.Assistant, provider: string, ids: CallIds, out: Array<Item>): void => {
   const own = message.provider === provider
   for (const part of message.content) {
     switch (part._tag) {
@@ -71,12 +105,14 @@ const assistantItems = (message: Message.Assistant, provider: string, out: Array
         out.push(item)
         break
       }
-      case "ToolCall":
+      case "ToolCall": {
+        const callId = ids.call(part.id)
         out.push(
           isCustom(part)
-            ? { type: "custom_tool_call", call_id: part.id, name: part.name, input: customInput(part.arguments) }
-            : { type: "function_call", call_id: part.id, name: part.name, arguments: part.arguments }
+            ? { type: "custom_tool_call", call_id: callId, name: part.name, input: customInput(part.arguments) }
+            : { type: "function_call", call_id: callId, name: part.name, arguments: part.arguments }
         )
+      }
     }
   }
 }
@@ -84,6 +120,8 @@ const assistantItems = (message: Message.Assistant, provider: string, out: Array
 /** The `input` array for a conversation (the request's `system` goes in `instructions` instead). */
 export const input = (history: ReadonlyArray<Message.Message>, provider: string): Array<Item> => {
   const out: Array<Item> = []
+  const ids = new CallIds()
+  // the `call_id`s of custom tool calls, whose outputs have their own item type
   const customCalls = new Set<string>()
   for (const message of history) {
     switch (message._tag) {
@@ -93,18 +131,23 @@ export const input = (history: ReadonlyArray<Message.Message>, provider: string)
       case "User":
         out.push(userItem(message.content))
         break
-      case "Assistant":
-        for (const part of message.content) if (part._tag === "ToolCall" && isCustom(part)) customCalls.add(part.id)
+      case "Assistant": {
+        if (message.content.some((part) => part._tag === "ToolCall")) ids.step()
+        const from = out.length
         // An assistant message that produced nothing replayable (stopped before its first token, or
         // holding only unsigned reasoning) adds no items at all.
-        assistantItems(message, provider, out)
+        assistantItems(message, provider, ids, out)
+        for (let i = from; i < out.length; i++) if (out[i].type === "custom_tool_call") customCalls.add(out[i].call_id as string)
         break
-      case "ToolResult":
+      }
+      case "ToolResult": {
+        const callId = ids.result(message.toolCallId)
         out.push({
-          type: customCalls.has(message.toolCallId) ? "custom_tool_call_output" : "function_call_output",
-          call_id: message.toolCallId,
+          type: customCalls.has(callId) ? "custom_tool_call_output" : "function_call_output",
+          call_id: callId,
           output: message.content
         })
+      }
     }
   }
   return out
