@@ -189,7 +189,8 @@ const plainBody = (res: http.ServerResponse, cancellation: Cancellation): Body =
  */
 const compressedBody = (encoding: Script.Encoding, res: http.ServerResponse, cancellation: Cancellation): Body => {
   const compressor: zlib.Gzip | zlib.Deflate | zlib.BrotliCompress = encoding === "br"
-    ? zlib.createBrotliCompress()
+    // a middling quality, as servers compressing on the fly use; the top one costs a lot per flush
+    ? zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } })
     : encoding === "gzip"
     ? zlib.createGzip()
     : zlib.createDeflate()

@@ -447,7 +447,7 @@ describe.each(Chaos.formats)("the faults of real servers, gateways and proxies i
     Effect.gen(function*() {
       const { response } = yield* playRaw({ fault })
       expect(response.headers["content-encoding"]).toBe(encoding)
-      const { bytes, end, reads } = yield* Effect.promise(() => Raw.read(response))
+      const { bytes, end, reads } = yield* Effect.promise(() => Raw.read(response, Raw.patient))
       expect(end).toBe("done")
       expect(bytes.includes(Buffer.from(Chaos.toolCall.name))).toBe(false)
       expect(Raw.decompress(encoding, bytes)).toEqual(replyBytes)
@@ -460,7 +460,7 @@ describe.each(Chaos.formats)("the faults of real servers, gateways and proxies i
       const { response } = yield* playRaw({ fault: "CompressedErrorBody", status })
       expect(response.statusCode).toBe(status)
       expect(response.headers["content-encoding"]).toBe("gzip")
-      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response, Raw.patient))
       expect(end).toBe("done")
       expect(JSON.parse(Raw.decompress("gzip", bytes).toString())).toHaveProperty("error")
     }))
@@ -480,7 +480,7 @@ describe.each(Chaos.formats)("the faults of real servers, gateways and proxies i
       const { response } = yield* playRaw({ fault })
       expect(response.statusCode).toBe(200)
       expect(response.headers["content-type"]).toContain(type)
-      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response, Raw.patient))
       expect(end).toBe("done")
       expect(says(bytes.toString())).toBe(true)
       expect(bytes.includes("data:")).toBe(false)
@@ -515,7 +515,7 @@ describe.each(Chaos.formats)("the faults of real servers, gateways and proxies i
       const { response } = yield* playRaw({ fault: "KeyEcho" }, keyHeaders[format](key))
       expect(response.statusCode).toBe(401)
       expect(response.headers["www-authenticate"]).toContain(key)
-      const { bytes } = yield* Effect.promise(() => Raw.read(response))
+      const { bytes } = yield* Effect.promise(() => Raw.read(response, Raw.patient))
       const body = JSON.parse(bytes.toString())
       expect(body.error.message).toContain(key)
     }))
@@ -541,7 +541,7 @@ describe.each(Chaos.formats)("the faults of real servers, gateways and proxies i
   ] as const)("$fault: the opening event, no content, the format's retryable error event, then $then", ({ ending, fault }) =>
     Effect.gen(function*() {
       const { response } = yield* playRaw({ fault })
-      const { bytes, end } = yield* Effect.promise(() => Raw.read(response))
+      const { bytes, end } = yield* Effect.promise(() => Raw.read(response, ending === "done" ? Raw.patient : {}))
       expect(end).toBe(ending)
       const data = Raw.events(bytes)
       expect(data.length).toBe(2)
@@ -575,7 +575,7 @@ describe("the Chat Completions dialect faults, over raw HTTP", () => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(Chaos.script({ format: "ChatCompletions", fault }))
-      const { bytes, end } = yield* Effect.promise(() => Raw.post(server).then((response) => Raw.read(response)))
+      const { bytes, end } = yield* Effect.promise(() => Raw.post(server).then((response) => Raw.read(response, Raw.patient)))
       expect(end).toBe("done")
       const data = Raw.events(bytes)
       expect(data.at(-1)).toBe("[DONE]")

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { ChatCompletions, ProviderServer } from "../src/index.js"
-import { events, post, read } from "./raw.js"
+import { events, post, read, patient } from "./raw.js"
 
 const calls = [
   { id: "call_a", name: "lookup", arguments: { city: "Zürich", unit: "celsius" }, chunkSize: 6 },
@@ -17,7 +17,7 @@ const played = (options: Partial<ChatCompletions.Reply>) =>
   Effect.gen(function*() {
     const server = yield* ProviderServer.make()
     server.enqueue(ChatCompletions.reply({ text: "Let me see.", toolCalls: calls, ...options }))
-    const { bytes, end } = yield* Effect.promise(() => post(server).then((response) => read(response)))
+    const { bytes, end } = yield* Effect.promise(() => post(server).then((response) => read(response, patient)))
     expect(end).toBe("done")
     const chunks = events(bytes).filter((data) => data !== "[DONE]").map((data) => JSON.parse(data))
     const deltas: Array<any> = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? [])

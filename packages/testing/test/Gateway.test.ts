@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { Completion, Gateway, ProviderServer, type Script } from "../src/index.js"
-import { post, read } from "./raw.js"
+import { post, read, patient } from "./raw.js"
 
 /** Plays `script` for one request and hands back the status, headers and body text. */
 const play = (script: Script.Script) =>
@@ -13,7 +13,7 @@ const play = (script: Script.Script) =>
     const server = yield* ProviderServer.make()
     server.enqueue(script)
     const response = yield* Effect.promise(() => post(server))
-    const { bytes, end } = yield* Effect.promise(() => read(response))
+    const { bytes, end } = yield* Effect.promise(() => read(response, patient))
     expect(end).toBe("done")
     return { status: response.statusCode, headers: response.headers, text: bytes.toString("utf8") }
   })

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { ChatCompletions, ProviderServer, Script } from "../src/index.js"
-import { comments, decompress, events, parses, post, read, written } from "./raw.js"
+import { comments, decompress, events, parses, post, read, written, patient } from "./raw.js"
 
 /** Plays `script` for one request and hands back the server and the response, its body unread. */
 const play = (script: Script.Script, path?: string, headers?: Record<string, string>) =>
@@ -72,7 +72,7 @@ describe.each(Script.encodings)("encoding %s", (encoding) => {
       const { response } = yield* play({ ...ChatCompletions.reply({ text: "Grüße, Welt ☀", deltaDelay: 1 }), encoding })
       expect(response.headers["content-encoding"]).toBe(encoding)
       expect(response.headers["content-length"]).toBeUndefined()
-      const { bytes, end } = yield* Effect.promise(() => read(response))
+      const { bytes, end } = yield* Effect.promise(() => read(response, patient))
       expect(end).toBe("done")
       expect(bytes.includes("chat.completion.chunk")).toBe(false)
       expect(decompress(encoding, bytes)).toEqual(written(ChatCompletions.reply({ text: "Grüße, Welt ☀" })))
@@ -95,7 +95,7 @@ describe.each(Script.encodings)("encoding %s", (encoding) => {
       expect(response.headers["retry-after-ms"]).toBe("20")
       expect(response.headers["content-type"]).toBe("application/json")
       expect(response.headers["content-encoding"]).toBe(encoding)
-      const { bytes, end } = yield* Effect.promise(() => read(response))
+      const { bytes, end } = yield* Effect.promise(() => read(response, patient))
       expect(end).toBe("done")
       expect(JSON.parse(decompress(encoding, bytes).toString())).toEqual(JSON.parse(written(error).toString()))
     }))
@@ -141,7 +141,7 @@ describe("error bodies that stall or trickle", () => {
       const whole = written(error)
       const { response } = yield* play(Script.trickle(error, 2))
       expect(response.statusCode).toBe(status)
-      const { bytes, end, reads } = yield* Effect.promise(() => read(response))
+      const { bytes, end, reads } = yield* Effect.promise(() => read(response, patient))
       expect(end).toBe("done")
       expect(bytes).toEqual(whole)
       // one read per byte, give or take what the client reads together
@@ -167,7 +167,7 @@ describe("echoKey", () => {
       const { response } = yield* play(echo, path, headers)
       expect(response.statusCode).toBe(401)
       expect(response.headers["www-authenticate"]).toContain(key)
-      const { bytes, end } = yield* Effect.promise(() => read(response))
+      const { bytes, end } = yield* Effect.promise(() => read(response, patient))
       expect(end).toBe("done")
       expect(JSON.parse(bytes.toString()).error.message).toBe(`Incorrect API key provided: ${key}.`)
       // the length is counted for the body with the key in it
@@ -190,7 +190,7 @@ describe("echoKey", () => {
   it.scopedLive("without echoKey the stand-in is sent as it is", () =>
     Effect.gen(function*() {
       const { response } = yield* play({ ...echo, echoKey: false }, undefined, { authorization: `Bearer ${key}` })
-      const { bytes } = yield* Effect.promise(() => read(response))
+      const { bytes } = yield* Effect.promise(() => read(response, patient))
       expect(bytes.toString()).toContain(Script.requestKey)
       expect(bytes.toString()).not.toContain(key)
     }))

@@ -32,8 +32,9 @@ export interface Read {
 }
 
 /**
- * Reads `response` until it ends or breaks, until it stays silent for `idleMs`, or until `enough`
- * says so of the bytes so far; the response is left open (destroy it to hang up).
+ * Reads `response` until it ends or breaks, until it stays silent for `idleMs` (150 by default:
+ * a test that expects the end passes more, so that a loaded machine is not taken for a stall), or
+ * until `enough` says so of the bytes so far; the response is left open (destroy it to hang up).
  */
 export const read = (
   response: http.IncomingMessage,
@@ -66,6 +67,9 @@ export const read = (
     response.once("aborted", () => finish("error"))
     arm()
   })
+
+/** The silence a read that expects the body to end waits through before it calls it a stall. */
+export const patient = { idleMs: 2_000 } as const
 
 /** What a compressed body decodes to so far, without its end: each encoding's flush lets it. */
 export const decompress = (encoding: Script.Encoding, bytes: Buffer): Buffer => {
