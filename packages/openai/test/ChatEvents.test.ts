@@ -1,10 +1,54 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Accumulator, type Chunk } from "@reins/core"
+import { Accumulator, type Chunk, Message } from "@reins/core"
 import { ChatEventDecoder } from "../src/chat/Events.js"
+import { dialects, type ExpectedCall } from "./dialects.js"
 
 const info = { status: 200, headers: {} as any, requestId: "req_1" }
 const message = (data: unknown) => ({ event: "message", data: typeof data === "string" ? data : JSON.stringify(data), id: undefined, retry: undefined })
 const chunk = (delta: unknown, finish: string | null = null) => ({ id: "c1", model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })
+
+const GENERATED = /^call_[0-9A-Za-z]{24}$/
+
+/** Checks the chunk contract for tool calls: one start per index, deltas and one end after it, all before the finish. */
+const expectWellFormed = (out: ReadonlyArray<Chunk.Chunk>) => {
+  const started = new Set<number>()
+  const ended = new Set<number>()
+  let finished = false
+  for (const chunk of out) {
+    expect(finished).toBe(false)
+    if (chunk._tag === "ToolCallStart") {
+      expect(started.has(chunk.index)).toBe(false)
+      started.add(chunk.index)
+    } else if (chunk._tag === "ToolCallDelta") {
+      expect(started.has(chunk.index) && !ended.has(chunk.index)).toBe(true)
+      expect(chunk.delta).not.toBe("")
+    } else if (chunk._tag === "ToolCallEnd") {
+      expect(started.has(chunk.index) && !ended.has(chunk.index)).toBe(true)
+      ended.add(chunk.index)
+    } else if (chunk._tag === "Finish") {
+      finished = true
+    }
+  }
+  expect([...ended].sort()).toEqual([...started].sort())
+}
+
+/** The calls of a decoded message against a row's calls; a row's call without id must have a generated one. */
+const expectCalls = (message: Message.Assistant, expected: ReadonlyArray<ExpectedCall>) => {
+  const calls = Message.toolCalls(message)
+  expect(calls.map(({ arguments: args, name }) => ({ name, arguments: args })))
+    .toEqual(expected.map(({ arguments: args, name }) => ({ name, arguments: args })))
+  calls.forEach((call, i) => {
+    if (expected[i].id === undefined) expect(call.id).toMatch(GENERATED)
+    else expect(call.id).toBe(expected[i].id)
+  })
+  expect(new Set(calls.map((call) => call.id)).size).toBe(calls.length)
+}
+
+const assemble = (out: ReadonlyArray<Chunk.Chunk>) => {
+  const acc = new Accumulator({ provider: "openai", model: "m" })
+  acc.addAll(out)
+  return acc.message()
+}
 
 const decode = (events: ReadonlyArray<unknown>, end = true) => {
   const decoder = new ChatEventDecoder("openai", info)
@@ -71,6 +115,58 @@ describe("ChatEventDecoder", () => {
     expect(() => decode([chunk({ content: "x" })])).toThrow(expect.objectContaining({ _tag: "ConnectionError" }))
     expect(() => decode([])).toThrow(expect.objectContaining({ _tag: "EmptyResponse" }))
     expect(decode([chunk({ content: "x" }, "stop")]).at(-1)).toEqual({ _tag: "Finish", reason: "stop", raw: "stop" })
+  })
+
+  describe("OpenAI-compatible tool-call dialects: every call kept, none merged, none lost", () => {
+    it.each(dialects.map((row) => [row.name, row] as const))("%s", (_name, row) => {
+      const out = decode(row.events)
+      expectWellFormed(out)
+      const message = assemble(out)
+      expectCalls(message, row.calls)
+      expect(message.stopReason).toBe("tool-calls")
+      expect(message.rawStopReason).toBe(row.raw)
+    })
+  })
+
+  it("generates a different id for a call without one in every response, not call_0 again", () => {
+    const row = dialects.find((row) => row.name === "no id at all")!
+    const first = Message.toolCalls(assemble(decode(row.events)))
+    const second = Message.toolCalls(assemble(decode(row.events)))
+    const ids = [...first, ...second].map((call) => call.id)
+    for (const id of ids) expect(id).toMatch(GENERATED)
+    expect(new Set(ids).size).toBe(4)
+  })
+
+  it("takes an object that starts like the arguments so far as a nested value where a value may start", () => {
+    const head = { index: 0, id: "n", type: "function", function: { name: "f", arguments: "{\"a\":" } }
+    const out = decode([
+      chunk({ tool_calls: [head] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: "{\"a\":1}" } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: "}" } }] }),
+      chunk({}, "tool_calls"),
+      "[DONE]"
+    ])
+    expect(Message.toolCalls(assemble(out))).toEqual([{ _tag: "ToolCall", id: "n", name: "f", arguments: "{\"a\":{\"a\":1}}" }])
+  })
+
+  it("keeps arguments that are not a JSON object as they streamed", () => {
+    const out = decode([
+      chunk({ tool_calls: [{ index: 0, id: "s", type: "function", function: { name: "f", arguments: "\"{}" } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: "\"" } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: "\"{}\"" } }] }),
+      chunk({}, "tool_calls"),
+      "[DONE]"
+    ])
+    expect(Message.toolCalls(assemble(out))[0].arguments).toBe("\"{}\"\"{}\"")
+  })
+
+  it("keeps length as the stop reason of tool calls cut off by the token limit", () => {
+    const out = decode([
+      chunk({ tool_calls: [{ index: 0, id: "c", type: "function", function: { name: "f", arguments: "{\"a\":" } }] }),
+      chunk({}, "length"),
+      "[DONE]"
+    ])
+    expect(out.at(-1)).toEqual({ _tag: "Finish", reason: "length", raw: "length" })
   })
 
   it("fails malformed JSON with an excerpt, and ignores unknown fields", () => {

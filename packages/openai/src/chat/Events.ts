@@ -1,6 +1,11 @@
 /**
  * Chat Completions stream events decoded into chunks. Each event is one `chat.completion.chunk`
  * (or an error object); the stream ends with `data: [DONE]`.
+ *
+ * OpenAI streams a tool call as a first delta with `index`, `id` and `function.name`, then deltas
+ * with the same `index` and pieces of `function.arguments`. Compatible servers deviate from that in
+ * many ways; `ToolCalls` below keeps every call of each of them apart, whole and once. The README's
+ * table "OpenAI-compatible dialects covered" lists the deviations and the servers that send them.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
 import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
@@ -46,6 +51,262 @@ const usage = (wire: any): Chunk.UsageChunk => {
   }
 }
 
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+/**
+ * An id for a tool call the server sent without one: `call_` and 24 random base62 characters
+ * (about 143 bits). A counter (`call_0`) would repeat in the next step of the same conversation,
+ * and providers the conversation may move to reject repeated ids (Anthropic requires every
+ * `tool_use` id to be unique).
+ */
+const generatedId = (): string => {
+  let id = "call_"
+  const bytes = new Uint8Array(32)
+  while (id.length < 29) {
+    crypto.getRandomValues(bytes)
+    // Bytes of 248 (4 * 62) and above are skipped, so that every character is equally likely.
+    for (let i = 0; i < bytes.length && id.length < 29; i++) if (bytes[i] < 248) id += BASE62[bytes[i] % 62]
+  }
+  return id
+}
+
+/**
+ * Follows a tool call's argument text as it streams, in one pass over each piece, without parsing
+ * it: whether it is a JSON object, whether that object has closed, and whether a value may come
+ * next. A closed object can be followed by nothing but whitespace, so a later piece is not a
+ * continuation: that is how a repeat of the whole arguments is told from the next piece.
+ */
+class ArgumentScan {
+  /** The text is not the start of one JSON object (then no repeat is looked for). */
+  invalid = false
+  /** The object has closed. */
+  closed = false
+  private readonly open: Array<string> = []
+  private inString = false
+  private escaped = false
+  /** The last character outside strings that is not whitespace. */
+  private last = ""
+
+  /** Reads the next piece. */
+  feed(text: string): void {
+    for (let i = 0; i < text.length && !this.invalid; i++) {
+      const c = text[i]
+      if (this.inString) {
+        if (this.escaped) this.escaped = false
+        else if (c === "\\") this.escaped = true
+        else if (c === "\"") this.inString = false
+        continue
+      }
+      if (c === " " || c === "\n" || c === "\r" || c === "\t") continue
+      if (this.closed || (this.last === "" && c !== "{")) {
+        this.invalid = true
+        return
+      }
+      if (c === "\"") this.inString = true
+      else if (c === "{" || c === "[") this.open.push(c)
+      else if (c === "}" || c === "]") {
+        if (this.open.pop() !== (c === "}" ? "{" : "[")) {
+          this.invalid = true
+          return
+        }
+        if (this.open.length === 0) this.closed = true
+      }
+      this.last = c
+    }
+  }
+
+  /** Whether the text so far ends where a value may start (after `:`, `[`, or `,` in an array). */
+  expectsValue(): boolean {
+    return !this.inString && (this.last === ":" || this.last === "[" || (this.last === "," && this.open.at(-1) === "["))
+  }
+
+  /** Whether `text` is exactly one JSON object (whitespace around it aside). */
+  static whole(text: string): boolean {
+    const scan = new ArgumentScan()
+    scan.feed(text)
+    return scan.closed && !scan.invalid
+  }
+}
+
+/** Whether two argument texts are the same JSON value, however each is spaced. */
+const sameArguments = (a: string, b: string): boolean => {
+  if (a.trim() === b.trim()) return true
+  try {
+    return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b))
+  } catch {
+    return false
+  }
+}
+
+/** One tool call of the response, as assembled from its deltas. */
+interface Call {
+  /** The chunk index: calls are numbered in the order they appear, whatever their wire `index`. */
+  readonly index: number
+  /** The first wire id the call came with; generated at its start when it came with none. */
+  id: string | undefined
+  name: string
+  arguments: string
+  /** Argument text that arrived before the call's name, sent when it starts. */
+  pending: string
+  started: boolean
+  ended: boolean
+  readonly scan: ArgumentScan
+}
+
+/** What a delta that may belong to an existing call does to it. */
+type Routing = "continues" | "repeats" | "starts-another"
+
+/**
+ * The tool calls of one response. Each delta goes to the call with its `id`, else to the latest
+ * call at its `index`, else (with neither) to the latest call; a delta that names another call,
+ * or whole arguments after a call's arguments have closed, starts a new call instead. Sources for
+ * each rule are cited where it is applied.
+ */
+class ToolCalls {
+  private readonly calls: Array<Call> = []
+  private readonly byIndex = new Map<number, Call>()
+  private readonly byId = new Map<string, Call>()
+  private last: Call | undefined
+
+  /** Whether any call was started (a call with neither name nor arguments is not one). */
+  get any(): boolean {
+    return this.calls.some((call) => call.started)
+  }
+
+  /** Reads the `tool_calls` array of one delta. */
+  read(deltas: ReadonlyArray<any>, out: Array<Chunk.Chunk>): void {
+    for (const delta of deltas) {
+      if (delta === null || typeof delta !== "object") continue
+      // An empty id is no id: Gemini sends `id: ""` with `index: null` (meilisearch/meilisearch#5712).
+      const id = nonEmpty(delta.id)
+      const index = Number.isInteger(delta.index) ? (delta.index as number) : undefined
+      const name = nonEmpty(delta.function?.name)
+      const raw = delta.function?.arguments
+      // LiteLLM's ollama_chat streamed arguments as an object, not JSON text (BerriAI/litellm#37792).
+      const args = typeof raw === "string" ? raw : raw !== null && typeof raw === "object" ? JSON.stringify(raw) : ""
+
+      let call = id === undefined ? undefined : this.byId.get(id)
+      let routing: Routing = "continues"
+      if (call !== undefined) {
+        // The same id on every delta (LiteLLM, BerriAI/litellm#20480; Fireworks,
+        // SillyTavern/SillyTavern#5948) is the same call; arguments after its object has closed are
+        // LiteLLM's closing summary of the call, sent again.
+        if (call.scan.closed) routing = "repeats"
+      } else {
+        // Without a known id: the latest call at this index; with no index either, the latest call
+        // (Gemini's continuation deltas carry neither, open-webui/computer#224; a delta with a new
+        // id and no index is a new call).
+        const candidate = index !== undefined ? this.byIndex.get(index) : id === undefined ? this.last : undefined
+        routing = candidate === undefined ? "starts-another" : route(candidate, id, name, args)
+        if (routing !== "starts-another") call = candidate
+      }
+
+      if (routing === "starts-another" || call === undefined) {
+        call = this.create(id, name)
+        routing = "continues"
+      } else if (routing === "continues") {
+        this.update(call, id, name)
+      }
+      if (index !== undefined) this.byIndex.set(index, call)
+      if (id !== undefined && !this.byId.has(id)) this.byId.set(id, call)
+      this.last = call
+      if (routing === "continues" && args !== "" && !call.ended) this.append(call, args, out)
+      // A call starts once it has a name, so that calls keep the order they came in.
+      if (!call.started && call.name !== "") this.start(call, out)
+    }
+  }
+
+  /** Ends every call, starting those still waiting for a name. */
+  end(out: Array<Chunk.Chunk>): void {
+    for (const call of this.calls) {
+      if (call.ended) continue
+      call.ended = true
+      // An entry with neither name nor arguments (an `id: ""`, `type: "function"` stub) is not a
+      // call: nothing could run, and its empty id would break the next request
+      // (lmstudio-ai/lmstudio-bug-tracker#830).
+      if (!call.started && call.name === "" && call.arguments === "") continue
+      if (!call.started) this.start(call, out)
+      out.push({ _tag: "ToolCallEnd", index: call.index })
+    }
+  }
+
+  private create(id: string | undefined, name: string | undefined): Call {
+    const call: Call = {
+      index: this.calls.length,
+      id,
+      name: name ?? "",
+      arguments: "",
+      pending: "",
+      started: false,
+      ended: false,
+      scan: new ArgumentScan()
+    }
+    this.calls.push(call)
+    return call
+  }
+
+  private update(call: Call, id: string | undefined, name: string | undefined): void {
+    if (call.id === undefined && id !== undefined && !call.started) call.id = id
+    // A name that comes after the arguments began (vercel/ai#14722) starts the call. A call's name
+    // is set once: the same name on every delta (MiniMax through NVIDIA NIM,
+    // NousResearch/hermes-agent#11984; llama.cpp before ggml-org/llama.cpp#13800) changes nothing.
+    if (name !== undefined && call.name === "") call.name = name
+  }
+
+  private append(call: Call, text: string, out: Array<Chunk.Chunk>): void {
+    let piece = text
+    // The whole arguments, starting with what streamed so far, as vLLM's end-of-stream flush sends
+    // them (vllm-project/vllm#42167, #51697): only the rest is new. It is taken as a continuation
+    // instead where an object could start (`{"a":` then `{"a":1}` is a nested value).
+    if (
+      call.arguments !== "" && piece.length > call.arguments.length && !call.scan.invalid &&
+      piece.startsWith(call.arguments) && !call.scan.expectsValue() && ArgumentScan.whole(piece)
+    ) {
+      piece = piece.slice(call.arguments.length)
+    }
+    call.arguments += piece
+    call.scan.feed(piece)
+    if (call.started) out.push({ _tag: "ToolCallDelta", index: call.index, delta: piece })
+    else call.pending += piece
+  }
+
+  private start(call: Call, out: Array<Chunk.Chunk>): void {
+    call.started = true
+    call.id ??= generatedId()
+    out.push({ _tag: "ToolCallStart", index: call.index, id: call.id, name: call.name })
+    if (call.pending !== "") out.push({ _tag: "ToolCallDelta", index: call.index, delta: call.pending })
+    call.pending = ""
+  }
+}
+
+const nonEmpty = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
+
+/** Whether a delta with an unknown (or no) id, reaching `call` by its index or as the latest call, belongs to it. */
+const route = (call: Call, id: string | undefined, name: string | undefined, args: string): Routing => {
+  const renamed = name !== undefined && call.name !== "" && name !== call.name
+  if (!call.scan.closed) {
+    // Another name is another call. Another id alone is the same call: some servers change the id
+    // on every delta (LiteLLM's OCI route, BerriAI/litellm#40040; Poolside, poolsideai/pool#9).
+    return renamed ? "starts-another" : "continues"
+  }
+  // The call's arguments have closed, so nothing more of them can follow: this is a repeat or
+  // another call. The same arguments again are a repeat: vLLM's end-of-stream flush sends them
+  // whole once more (vllm-project/vllm#42167, #51697).
+  const text = args.trim() !== ""
+  const repeated = text && !renamed && sameArguments(call.arguments, args)
+  // Another id is another call: Ollama sends parallel calls all at index 0 (ollama/ollama#15457),
+  // and so does LiteLLM's Responses bridge (BerriAI/litellm#21331). Only a nameless repeat under a
+  // new id is not, as from a server that changes the id on every delta.
+  if (id !== undefined) return repeated && name === undefined ? "repeats" : "starts-another"
+  if (repeated) return "repeats"
+  if (renamed) return "starts-another"
+  // A named or whole new object is the next call: Gemini's parallel calls come with `id: ""` and no
+  // index, and through some proxies with the same index and no id (dyedd/lens#49).
+  if (text && (name !== undefined || ArgumentScan.whole(args))) return "starts-another"
+  return "repeats"
+}
+
 /** The decoder for one Chat Completions response. */
 export class ChatEventDecoder implements HttpStream.EventDecoder {
   private started = false
@@ -53,8 +314,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
   done = false
   private finishReason: string | undefined
   private refused = false
-  /** Tool calls by their wire `index`, with whether they have ended. */
-  private readonly toolCalls = new Map<number, boolean>()
+  private readonly toolCalls = new ToolCalls()
 
   constructor(
     private readonly provider: string,
@@ -90,12 +350,14 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
           this.refused = true
           out.push({ _tag: "TextDelta", text: delta.refusal })
         }
-        if (Array.isArray(delta.tool_calls)) this.toolCallDeltas(delta.tool_calls, out)
+        if (Array.isArray(delta.tool_calls)) this.toolCalls.read(delta.tool_calls, out)
       }
       if (choice.usage != null) out.push(usage(choice.usage))
-      if (typeof choice.finish_reason === "string") {
+      // An empty finish reason is none: Ollama (ollama/ollama#4357) and SGLang
+      // (sgl-project/sglang#3912) have sent `""` on every chunk before the last.
+      if (typeof choice.finish_reason === "string" && choice.finish_reason !== "") {
         this.finishReason = choice.finish_reason
-        this.endToolCalls(out)
+        this.toolCalls.end(out)
       }
     }
     if (json.usage != null) out.push(usage(json.usage))
@@ -109,42 +371,17 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
   }
 
-  private toolCallDeltas(calls: ReadonlyArray<any>, out: Array<Chunk.Chunk>) {
-    for (let i = 0; i < calls.length; i++) {
-      const call = calls[i]
-      const index: number = typeof call.index === "number" ? call.index : i
-      const args = call.function?.arguments
-      if (!this.toolCalls.has(index)) {
-        this.toolCalls.set(index, false)
-        out.push({
-          _tag: "ToolCallStart",
-          index,
-          id: typeof call.id === "string" && call.id !== "" ? call.id : `call_${index}`,
-          name: WireValue.string(call.function?.name) ?? ""
-        })
-      }
-      if (typeof args === "string" && args !== "") out.push({ _tag: "ToolCallDelta", index, delta: args })
-    }
-  }
-
-  private endToolCalls(out: Array<Chunk.Chunk>) {
-    for (const [index, ended] of this.toolCalls) {
-      if (!ended) {
-        this.toolCalls.set(index, true)
-        out.push({ _tag: "ToolCallEnd", index })
-      }
-    }
-  }
-
   private finish(out: Array<Chunk.Chunk>) {
-    this.endToolCalls(out)
+    this.toolCalls.end(out)
     const raw = this.finishReason
     if (raw === undefined && !this.started) {
       throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream sent [DONE] and nothing else" })
     }
     let reason = raw === undefined ? "other" : stopReason(raw)
-    // Some compatible servers say "stop" after tool calls; the caller must still run them.
-    if (reason === "stop" && this.toolCalls.size > 0) reason = "tool-calls"
+    // Tool calls with "stop" (Ollama, ollama/ollama#5796; Gemini, open-webui/computer#224) or with
+    // no finish reason before `[DONE]` (GLM-5.1 on NVIDIA NIM, earendil-works/pi#6225; vllm-mlx,
+    // waybarrios/vllm-mlx#672): the caller must still run them.
+    if ((reason === "stop" || raw === undefined) && this.toolCalls.any) reason = "tool-calls"
     if (reason === "stop" && this.refused) reason = "refusal"
     out.push({ _tag: "Finish", reason, raw })
   }
