@@ -35,7 +35,7 @@ const calls = (toolCalls: ReadonlyArray<object>, finishReason?: string) =>
   ChatCompletions.chunk({ tool_calls: toolCalls }, finishReason === undefined ? undefined : { finishReason })
 const fn = (name: string | undefined, args: unknown) => (name === undefined ? { arguments: args } : { name, arguments: args })
 /** A first delta as OpenAI sends it: index, id, type, name and (usually empty) arguments. */
-const head = (index: number, id: string, name: string, args = "") => ({ index, id, type: "function", function: fn(name, args) })
+const head = (index: number, id: string, name: string, args: unknown = "") => ({ index, id, type: "function", function: fn(name, args) })
 /** A later delta as OpenAI sends it: index and a piece of the arguments. */
 const piece = (index: number, args: string) => ({ index, function: { arguments: args } })
 
