@@ -198,7 +198,8 @@ const PROVIDER_ERRORS: Record<ProviderError.ProviderError["_tag"], true> = {
   ContextOverflow: true,
   ProtocolError: true,
   ProviderStreamError: true,
-  EmptyResponse: true
+  UnexpectedBody: true,
+      EmptyResponse: true
 }
 
 /** Why an outcome is not "a valid message or one typed ProviderError", or undefined when it is. */

@@ -30,6 +30,30 @@ const destroyQuietly = (readable: NodeReadable) => {
   }
 }
 
+/**
+ * How long a body whose response is already whole may take to end on its own. Most servers end it
+ * within microseconds of the terminal event, and then the connection goes back to the pool; one that
+ * lingers past this is closed.
+ */
+const LINGER_GRACE_MS = 1_000
+
+/**
+ * Lets the rest of a whole response's body drain in the background, so that a server that ends it
+ * promptly keeps its connection pooled, and closes it if the server lingers. The caller does not wait.
+ */
+const release = (readable: NodeReadable) => {
+  const timer = setTimeout(() => {
+    if (!readable.destroyed) destroyQuietly(readable)
+  }, LINGER_GRACE_MS)
+  ;(timer as { unref?: () => void }).unref?.()
+  const settle = () => clearTimeout(timer)
+  readable.on("end", settle)
+  readable.on("close", settle)
+  // With no reader left, an error now (the server resetting) must not surface as an unhandled event.
+  readable.on("error", settle)
+  readable.resume?.()
+}
+
 /** The part of a Node `Readable` the reader uses. */
 export interface NodeReadable {
   read(): Uint8Array | null
@@ -38,6 +62,131 @@ export interface NodeReadable {
   readonly readableEnded: boolean
   on(event: string, listener: (...args: Array<any>) => void): unknown
   off(event: string, listener: (...args: Array<any>) => void): unknown
+  resume?(): unknown
+}
+
+/** The part of a Node writable stream that a decompressor is piped through. */
+interface NodeStage extends NodeReadable {
+  write(chunk: Uint8Array): boolean
+  end(): void
+}
+
+/** The Node built-ins the decompressing path needs, looked up at run time so that browsers can import this module. */
+const builtin = <A>(name: string): A | undefined =>
+  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(name) as A | undefined
+
+/**
+ * A stage that inflates an HTTP `deflate` body: zlib-wrapped as the RFC says, or raw deflate as some
+ * servers send it, told apart by the first two bytes (a zlib header is a multiple of 31 with method 8).
+ */
+const inflater = (zlib: any, stream: any): NodeStage => {
+  let inner: any
+  const stage = new stream.Transform({
+    transform(chunk: Uint8Array, _encoding: string, done: (error?: Error | null) => void) {
+      if (inner === undefined) {
+        const zlibWrapped = chunk.length >= 2 && (chunk[0] & 0x0f) === 8 && ((chunk[0] << 8) | chunk[1]) % 31 === 0
+        inner = zlibWrapped ? zlib.createInflate(syncFlush(zlib)) : zlib.createInflateRaw(syncFlush(zlib))
+        inner.on("data", (piece: Uint8Array) => stage.push(piece))
+        inner.on("error", (error: Error) => stage.destroy(error))
+      }
+      inner.write(chunk, () => done())
+    },
+    flush(done: (error?: Error | null) => void) {
+      if (inner === undefined) return done()
+      inner.once("end", () => done())
+      inner.end()
+    },
+    destroy(error: Error | null, done: (error?: Error | null) => void) {
+      inner?.destroy()
+      done(error)
+    }
+  })
+  return stage
+}
+
+/** Flushes at every write, so that a streamed body is decoded as it arrives, not at its end. */
+const syncFlush = (zlib: any) => ({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH })
+
+/** A decompressing stage for one `content-encoding` token, or `undefined` when Node has none for it. */
+const decompressor = (encoding: string): NodeStage | undefined => {
+  const zlib = builtin<any>("node:zlib")
+  if (zlib === undefined) return undefined
+  switch (encoding) {
+    case "gzip":
+    case "x-gzip":
+      return zlib.createGunzip(syncFlush(zlib))
+    case "br":
+      return zlib.createBrotliDecompress({
+        flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+        finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH
+      })
+    case "zstd":
+      return typeof zlib.createZstdDecompress === "function" ? zlib.createZstdDecompress() : undefined
+    case "deflate": {
+      const stream = builtin<any>("node:stream")
+      return stream === undefined ? undefined : inflater(zlib, stream)
+    }
+    default:
+      return undefined
+  }
+}
+
+/** The `content-encoding` tokens of a response, in the order they were applied; identity left out. */
+export const contentEncodings = (header: string | undefined): Array<string> =>
+  header === undefined
+    ? []
+    : header.split(",").map((token) => token.trim().toLowerCase()).filter((token) => token !== "" && token !== "identity")
+
+/**
+ * The body decoded as its `content-encoding` says (gzip, br, deflate, zstd where Node has it),
+ * through Node's zlib: the fast Node clients hand over the body as it came off the wire. Destroying
+ * the result destroys the wire body first, so a stop still closes the socket at once. Names the
+ * encoding when Node cannot decode it.
+ */
+export const decoded = (readable: NodeReadable, header: string | undefined): NodeReadable | { readonly unsupported: string } => {
+  const encodings = contentEncodings(header)
+  if (encodings.length === 0) return readable
+  const stages: Array<NodeStage> = []
+  // The last encoding applied is the first to undo.
+  for (let i = encodings.length - 1; i >= 0; i--) {
+    const stage = decompressor(encodings[i])
+    if (stage === undefined) {
+      for (const made of stages) made.destroy()
+      return { unsupported: encodings[i] }
+    }
+    stages.push(stage)
+  }
+  let upstream = readable as NodeReadable & { pipe(to: NodeStage): unknown }
+  for (const stage of stages) {
+    upstream.pipe(stage)
+    upstream = stage as NodeStage & { pipe(to: NodeStage): unknown }
+  }
+  const last = stages[stages.length - 1]
+  const all: ReadonlyArray<NodeReadable> = [readable, ...stages]
+  return {
+    read: () => last.read(),
+    destroy: () => {
+      for (const stream of all) if (!stream.destroyed) destroyQuietly(stream)
+    },
+    get destroyed() {
+      return readable.destroyed || last.destroyed
+    },
+    get readableEnded() {
+      return last.readableEnded
+    },
+    // A broken connection and a corrupt compressed body are both errors of the body.
+    on: (event, listener) => {
+      if (event === "error") for (const stream of all) stream.on(event, listener)
+      else last.on(event, listener)
+      return undefined
+    },
+    off: (event, listener) => {
+      if (event === "error") for (const stream of all) stream.off(event, listener)
+      else last.off(event, listener)
+      return undefined
+    },
+    resume: () => last.resume?.()
+  }
 }
 
 const isReadable = (u: any): u is NodeReadable =>
@@ -68,6 +217,16 @@ export const pull = <A, E>(
     readonly onBodyError: (cause: unknown) => E
     /** Maps a value thrown by `decode` or `end` to the stream's error. */
     readonly onDecodeError: (thrown: unknown) => E
+    /**
+     * True once the values decoded so far are the whole response (its terminal event came): the
+     * pull then ends without waiting for the body to end, and the connection is released.
+     */
+    readonly complete?: (() => boolean) | undefined
+    /**
+     * Called, as the scope closes, when the rest of a whole response's body is left to drain on its
+     * own: whatever would abort the request with the scope must then leave it be.
+     */
+    readonly onRelease?: (() => void) | undefined
     /** Fails with `onIdle()` when the body sends nothing for this long. */
     readonly idleTimeout?: Duration.Duration | undefined
     /** What restarts the idle clock: any bytes read (the default), or only bytes that decoded to values. */
@@ -79,7 +238,10 @@ export const pull = <A, E>(
     const clock = yield* Effect.clock
     let lastActivity = clock.unsafeCurrentTimeMillis()
     const valuesOnly = options.idleResetBy === "values"
+    const complete = options.complete
     let idled = false
+    /** The response was whole before its body ended: what is left of the body is not waited for. */
+    let completed = false
     let ended = false
     let done = false
     let failure: { readonly cause: unknown } | undefined
@@ -124,6 +286,12 @@ export const pull = <A, E>(
         while ((bytes = readable.read()) !== null) {
           options.decode(bytes, out)
           if (!valuesOnly || out.length > 0) lastActivity = clock.unsafeCurrentTimeMillis()
+          if (complete?.() === true) {
+            done = true
+            completed = true
+            options.end(out)
+            return out.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(out)) : Effect.fail(Option.none())
+          }
         }
         if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
         if (failure !== undefined) return Effect.fail(Option.some(options.onBodyError(failure.cause)))
@@ -163,7 +331,10 @@ export const pull = <A, E>(
         readable.off("readable", notify)
         readable.off("end", onEnd)
         readable.off("error", onError)
-        destroy()
+        if (completed && !ended && !readable.readableEnded && !readable.destroyed) {
+          release(readable)
+          options.onRelease?.()
+        } else destroy()
       })
     )
     return next

@@ -13,14 +13,17 @@ import * as EffectChunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import type * as Chunk from "./Chunk.js"
 import * as BodyReader from "./BodyReader.js"
+import * as EventBody from "./EventBody.js"
 import * as ProviderError from "./ProviderError.js"
 import * as Pull from "./Pull.js"
 import * as Retry from "./Retry.js"
-import * as Sse from "./Sse.js"
+import * as Secrets from "./Secrets.js"
+import type * as Sse from "./Sse.js"
 
 /** How long a call may wait, at each phase. */
 export interface Timeouts {
@@ -76,19 +79,10 @@ export interface ResponseInfo {
 
 /**
  * Turns a provider's SSE events into chunks. One instance per response. `event` and `end` push
- * chunks onto `out`, and throw a `ProviderError` when the stream is bad or reports an error.
+ * chunks onto `out`, and throw a `ProviderError` when the stream is bad or reports an error; `done`
+ * turns true at the provider's terminal event.
  */
-export interface EventDecoder {
-  readonly event: (event: Sse.SseEvent, out: Array<Chunk.Chunk>) => void
-  /**
-   * True once the provider's terminal event has been decoded (`[DONE]`, `response.completed`,
-   * `message_stop`, Gemini's finishing candidate): the response is then over, whether or not the
-   * server closes the body, and nothing after it is read.
-   */
-  readonly done: boolean
-  /** Called when the body ends; throws if the stream was cut off before its terminal event. */
-  readonly end: (out: Array<Chunk.Chunk>) => void
-}
+export type EventDecoder = EventBody.EventDecoder
 
 const REQUEST_ID_HEADERS = ["x-request-id", "request-id", "x-goog-request-id"]
 
@@ -130,13 +124,6 @@ const parseBody = (body: string): any => {
   }
 }
 
-/** The error object of the common JSON error bodies: `{ error: ... }`, `[{ error: ... }]` or the body itself. */
-const errorObject = (json: any): any => Array.isArray(json) ? json[0]?.error : json?.error ?? json
-
-/** The `message` of the common JSON error bodies: `{ error: { message } }`, `{ message }`, `{ error: "..." }`. */
-const providerMessage = (error: any): string | undefined =>
-  typeof error === "string" ? error : typeof error?.message === "string" ? error.message : undefined
-
 const PROTO_DURATION = /^(\d+(?:\.\d+)?)s$/
 
 /**
@@ -159,14 +146,14 @@ export const statusError = (
   headers: Headers.Headers,
   body: string
 ): ProviderError.ProviderError => {
-  const error = errorObject(parseBody(body))
+  const error = EventBody.errorObject(parseBody(body))
   const fields = {
     provider,
     status,
     requestId: requestId(headers),
     retryAfter: retryAfter(headers) ?? retryInfoDelay(error),
     body: ProviderError.excerpt(body, 2048),
-    providerMessage: providerMessage(error)
+    providerMessage: EventBody.providerMessage(error)
   }
   if (status === 401 || status === 403) return new ProviderError.AuthenticationError(fields)
   if (status === 429) return new ProviderError.RateLimited(fields)
@@ -176,15 +163,35 @@ export const statusError = (
 
 const ERROR_BODY_LIMIT = 64 * 1024
 
-const readErrorBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
-  response.stream.pipe(
-    Stream.decodeText(),
-    Stream.scan("", (acc, piece) => acc + piece),
-    Stream.takeUntil((text) => text.length >= ERROR_BODY_LIMIT),
-    Stream.runLast,
-    Effect.map(Option.getOrElse(() => "")),
-    Effect.orElseSucceed(() => "")
-  )
+/**
+ * The text of an error response's body, read for at most `deadline` and up to a size cap: a body
+ * that stalls or trickles ends with what arrived by then, so the status error is never held up.
+ */
+const readErrorBody = (response: HttpClientResponse.HttpClientResponse, deadline: Duration.Duration): Effect.Effect<string> =>
+  Effect.suspend(() => {
+    let text = ""
+    const text$ = new TextDecoder()
+    const add = (bytes: Uint8Array) => {
+      text += text$.decode(bytes, { stream: true })
+    }
+    const full = () => text.length >= ERROR_BODY_LIMIT
+    const body = nodeBody(response)
+    const read: Effect.Effect<unknown, unknown, Scope.Scope> = body !== undefined && !("unsupported" in body)
+      ? Effect.flatMap(
+        BodyReader.pull<never, unknown>(body, { decode: add, end: () => {}, complete: full, onBodyError: identity, onDecodeError: identity }),
+        (pull) => pull
+      )
+      : Stream.runForEachWhile(response.stream, (bytes) => Effect.sync(() => (add(bytes), !full())))
+    return read.pipe(Effect.scoped, Effect.timeout(deadline), Effect.ignore, Effect.map(() => text))
+  })
+
+const identity = <A>(a: A): A => a
+
+/** The body of a response of `@effect/platform-node`'s clients, decoded as its `content-encoding` says. */
+const nodeBody = (response: HttpClientResponse.HttpClientResponse) => {
+  const readable = BodyReader.nodeReadable(response)
+  return readable === undefined ? undefined : BodyReader.decoded(readable, response.headers["content-encoding"])
+}
 
 const brokenBody = (provider: string, cause: unknown) =>
   new ProviderError.ConnectionError({ provider, message: `the response body broke off: ${errorMessage(cause)}`, cause })
@@ -213,16 +220,17 @@ const errorMessage = (cause: unknown): string =>
   cause instanceof Error ? (cause.cause instanceof Error ? `${cause.message} (${cause.cause.message})` : cause.message) : String(cause)
 
 /**
- * Sends the request in the current scope: a non-2xx status fails with its typed error, and closing
- * the scope aborts the request wherever it is.
+ * Sends the request in the current scope: a non-2xx status fails with its typed error, its body read
+ * for at most the idle limit, and closing the scope aborts the request wherever it is.
  */
 export const execute = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
   provider: string,
-  headersTimeout: Duration.DurationInput = defaultTimeouts.headers
-): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError.ProviderError, Scope.Scope> =>
-  HttpClient.withScope(client).execute(request).pipe(
+  timeouts?: Timeouts | undefined
+): Effect.Effect<HttpClientResponse.HttpClientResponse, ProviderError.ProviderError, Scope.Scope> => {
+  const headersTimeout = timeouts?.headers ?? defaultTimeouts.headers
+  return HttpClient.withScope(client).execute(request).pipe(
     Effect.mapError(connectionError(provider)),
     Effect.timeoutFail({
       duration: headersTimeout,
@@ -232,11 +240,12 @@ export const execute = (
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
         : Effect.flatMap(
-          readErrorBody(response),
+          readErrorBody(response, Duration.decode(timeouts?.idle ?? defaultTimeouts.idle)),
           (body) => Effect.fail(statusError(provider, response.status, response.headers, body))
         )
     )
   )
+}
 
 const isProviderError = (u: unknown): u is ProviderError.ProviderError =>
   typeof u === "object" && u !== null && "provider" in u && "retryable" in u && "_tag" in u
@@ -247,11 +256,16 @@ const decodeFailure = (provider: string, error: unknown): ProviderError.Provider
     ? error
     : new ProviderError.ProtocolError({ provider, message: `could not decode the stream: ${errorMessage(error)}`, excerpt: "", cause: error })
 
+/** Whether a chunk is content: what a retry must never repeat. A response's opening and usage are not. */
+const isContent = (chunk: Chunk.Chunk): boolean => chunk._tag !== "Start" && chunk._tag !== "Usage"
+
 /**
  * A whole provider call: sends the request, decodes the SSE body with a fresh decoder, and emits
- * its chunks, retrying before any output as `options.retry` says. The stream owns the connection;
- * ending it in any way releases it. The call is traced as a `LanguageModel.stream` span, the parent
- * of each attempt's HTTP span.
+ * its chunks, retrying before any content as `options.retry` says. The stream owns the connection;
+ * ending it in any way releases it, and so does the provider's terminal event. The call is traced
+ * as a `LanguageModel.stream` span, the parent of each attempt's HTTP span. Whatever the call
+ * reports (its errors, its spans) is cleaned of the credentials its request carries, should the
+ * server send them back.
  *
  * @example
  * HttpStream.chunks(client, request, { provider: "openai" }, (info) => new ChatDecoder(info))
@@ -261,8 +275,13 @@ export const chunks = (
   request: HttpClientRequest.HttpClientRequest,
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder
-): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> =>
-  withTotalTimeout(
+): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
+  const secrets = Secrets.fromHeaders(request.headers)
+  const open = (span: Tracer.Span) => {
+    const once = Effect.withParentSpan(attempt(client, request, options, decoder, secrets), span)
+    return secrets.length === 0 ? once : Effect.tracerWith((tracer) => Effect.withTracer(once, Secrets.scrubbingTracer(tracer, secrets)))
+  }
+  return withTotalTimeout(
     // One pull under one scope: retries and decoding add no stream layer that every read would
     // pass through (see Pull).
     Pull.stream(Effect.flatMap(
@@ -270,10 +289,11 @@ export const chunks = (
         attributes: { provider: options.provider, ...(options.model !== undefined ? { model: options.model } : {}) },
         captureStackTrace: false
       }),
-      (span) => Retry.pull(options.retry ?? Retry.defaultPolicy, Effect.withParentSpan(attempt(client, request, options, decoder), span))
+      (span) => Retry.pull(options.retry ?? Retry.defaultPolicy, open(span), isContent)
     )),
     options
   )
+}
 
 /** Fails the stream with `TotalTimeout` once `timeouts.total` has passed, wherever it is. */
 const withTotalTimeout = (stream: Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>, options: Options) => {
@@ -283,65 +303,132 @@ const withTotalTimeout = (stream: Stream.Stream<Chunk.Chunk, ProviderError.Provi
   return Stream.interruptWhen(stream, Effect.zipRight(Effect.sleep(timeout), Effect.fail(new ProviderError.TotalTimeout({ provider: options.provider, timeout }))))
 }
 
+/** The attempt's errors cleaned of the request's credentials; the same pull when it sent none. */
+const scrubbed = <A>(
+  secrets: ReadonlyArray<string>,
+  pull: Pull.Pull<A, ProviderError.ProviderError>
+): Pull.Pull<A, ProviderError.ProviderError> =>
+  secrets.length === 0 ? pull : Effect.mapError(pull, Option.map((error) => Secrets.scrubError(error, secrets)))
+
 /** One attempt: the request sent in the current scope, and the pull over its decoded body. */
 const attempt = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
   options: Options,
-  decoder: (info: ResponseInfo) => EventDecoder
+  decoder: (info: ResponseInfo) => EventDecoder,
+  secrets: ReadonlyArray<string>
 ): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> =>
-  Effect.flatMap(execute(client, request, options.provider, options.timeouts?.headers), (response) => {
+  Effect.flatMap(Scope.make(), (requestScope) => {
+    // The request has a scope of its own, closed (aborting it) with the attempt's, unless the
+    // response was whole before its body ended: the body then drains into the pool on its own.
+    let released = false
+    const sent = Effect.zipRight(
+      Effect.addFinalizer((exit) => released ? Effect.void : Scope.close(requestScope, exit)),
+      Scope.extend(execute(client, request, options.provider, options.timeouts), requestScope)
+    )
+    return Effect.flatMap(sent, (response) => decodedBody(response, options, decoder, secrets, () => (released = true)))
+  })
+
+/** The pull over a 2xx response's decoded body, on the Node fast path when the client has one. */
+const decodedBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  options: Options,
+  decoder: (info: ResponseInfo) => EventDecoder,
+  secrets: ReadonlyArray<string>,
+  onRelease: () => void
+): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> => {
     const { provider } = options
     const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
-    const onIdle = () => new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
     const resetBy = options.timeouts?.idleResetBy ?? defaultTimeouts.idleResetBy
-    const decode = decoder({ status: response.status, headers: response.headers, requestId: requestId(response.headers) })
-    const sse = new Sse.SseDecoder({ provider, ...options.sse })
-    // SSE framing and event decoding run inside one pull, in plain loops over whole reads.
-    const feed = (bytes: Uint8Array, out: Array<Chunk.Chunk>) => {
-      const events = sse.feed(bytes)
-      for (let i = 0; i < events.length; i++) decode.event(events[i], out)
-    }
-    const end = (out: Array<Chunk.Chunk>) => {
-      for (const event of sse.end()) decode.event(event, out)
-      decode.end(out)
-    }
-    const readable = BodyReader.nodeReadable(response)
-    if (readable !== undefined) {
-      return BodyReader.pull(readable, {
-        decode: feed,
-        end,
-        onBodyError: (cause) => brokenBody(provider, cause),
-        onDecodeError: (thrown) => decodeFailure(provider, thrown),
-        idleTimeout,
-        idleResetBy: resetBy === "chunks" ? "values" : "bytes",
-        onIdle
-      })
-    }
-    // The portable path (fetch, browsers): values decoded before an error in the same read go
-    // downstream first, then the error.
-    const run = (f: (out: Array<Chunk.Chunk>) => void): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
-      const out: Array<Chunk.Chunk> = []
-      try {
-        f(out)
-        return Stream.fromChunk(EffectChunk.unsafeFromArray(out))
-      } catch (error) {
-        return Stream.concat(Stream.fromChunk(EffectChunk.unsafeFromArray(out)), Stream.fail(decodeFailure(provider, error)))
-      }
-    }
-    const decoded = (bytes: Stream.Stream<Uint8Array, ProviderError.ProviderError>) =>
-      bytes.pipe(
-        Stream.chunks,
-        Stream.flatMap((batch) => run((out) => { for (const piece of batch) feed(piece, out) })),
-        Stream.concat(Stream.suspend(() => run(end)))
-      )
-    const body = Stream.mapError(response.stream, connectionError(provider))
-    return Stream.toPull(
-      resetBy === "chunks"
-        ? Stream.timeoutFail(decoded(body), onIdle, idleTimeout)
-        : decoded(Stream.timeoutFail(body, onIdle, idleTimeout))
+    const info = { status: response.status, headers: response.headers, requestId: requestId(response.headers) }
+    const body = new EventBody.EventBody(
+      provider,
+      { status: response.status, contentType: response.headers["content-type"], requestId: info.requestId },
+      decoder(info),
+      options.sse
     )
+    // Silence in a body already known not to be a stream ends it as what it is.
+    const onIdle = () => body.isOther ? body.unexpected() : new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
+    const feed = (bytes: Uint8Array, out: Array<Chunk.Chunk>) => body.feed(bytes, out)
+    const end = (out: Array<Chunk.Chunk>) => body.end(out)
+    const readable = nodeBody(response)
+    if (readable !== undefined && "unsupported" in readable) {
+      return Effect.fail(
+        new ProviderError.ProtocolError({
+          provider,
+          message: `the response is encoded as "${readable.unsupported}", which this runtime cannot decode`,
+          excerpt: ""
+        })
+      )
+    }
+    if (readable !== undefined) {
+      return Effect.map(
+        BodyReader.pull(readable, {
+          decode: feed,
+          end,
+          complete: () => body.done,
+          onRelease,
+          onBodyError: (cause) => brokenBody(provider, cause),
+          onDecodeError: (thrown) => decodeFailure(provider, thrown),
+          idleTimeout,
+          idleResetBy: resetBy === "chunks" ? "values" : "bytes",
+          onIdle
+        }),
+        (pull) => scrubbed(secrets, pull)
+      )
+    }
+    // The portable path (fetch, browsers): the client has decoded the body already.
+    const bytes = Stream.mapError(response.stream, connectionError(provider))
+    return Effect.map(
+      Stream.toPull(resetBy === "chunks" ? bytes : Stream.timeoutFail(bytes, onIdle, idleTimeout)),
+      (read) => {
+        const pull = portablePull(read, feed, end, () => body.done, (thrown) => decodeFailure(provider, thrown))
+        return scrubbed(secrets, resetBy === "chunks" ? Effect.timeoutFail(pull, { duration: idleTimeout, onTimeout: () => Option.some(onIdle()) }) : pull)
+      }
+    )
+}
+
+/**
+ * A pull of chunks over a pull of byte reads, each read decoded whole: values decoded before an
+ * error in the same read go downstream first, then the error; the terminal event ends it.
+ */
+const portablePull = (
+  read: Pull.Pull<Uint8Array, ProviderError.ProviderError>,
+  feed: (bytes: Uint8Array, out: Array<Chunk.Chunk>) => void,
+  end: (out: Array<Chunk.Chunk>) => void,
+  done: () => boolean,
+  onDecodeError: (thrown: unknown) => ProviderError.ProviderError
+): Pull.Pull<Chunk.Chunk, ProviderError.ProviderError> => {
+  let over = false
+  let deferred: Option.Option<ProviderError.ProviderError> | undefined
+  const emit = (f: (out: Array<Chunk.Chunk>) => void): Pull.Pull<Chunk.Chunk, ProviderError.ProviderError> | undefined => {
+    const out: Array<Chunk.Chunk> = []
+    try {
+      f(out)
+      if (!over && done()) {
+        over = true
+        end(out)
+      }
+    } catch (error) {
+      over = true
+      deferred = Option.some(onDecodeError(error))
+    }
+    return out.length > 0 ? Effect.succeed(EffectChunk.unsafeFromArray(out)) : over ? next : undefined
+  }
+  const next: Pull.Pull<Chunk.Chunk, ProviderError.ProviderError> = Effect.suspend(() => {
+    if (deferred !== undefined) return Effect.fail(deferred)
+    if (over) return Effect.fail(Option.none())
+    return Effect.matchEffect(read, {
+      onFailure: (error) => {
+        if (Option.isSome(error)) return Effect.fail(error)
+        over = true
+        return emit(end) ?? next
+      },
+      onSuccess: (pieces) => emit((out) => { for (const piece of pieces) if (!done()) feed(piece, out) }) ?? next
+    })
   })
+  return next
+}
 
 /** Parses one event's JSON, failing with a `ProtocolError` that shows the bad text. */
 export const parseJson = (provider: string, event: Sse.SseEvent): any => {

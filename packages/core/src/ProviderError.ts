@@ -156,6 +156,33 @@ export class ProviderStreamError extends Data.TaggedError("ProviderStreamError")
   }
 }
 
+/**
+ * A 2xx response whose body is not an event stream: a gateway's JSON error, an HTML error page, a
+ * completion sent whole because the request was not streamed. Retryable only when the body says so
+ * (an error object with a retryable code, a page titled 502, 503, 504 or 429).
+ */
+export class UnexpectedBody extends Data.TaggedError("UnexpectedBody")<{
+  readonly provider: string
+  readonly status: number
+  readonly contentType?: string | undefined
+  readonly requestId?: string | undefined
+  /** The first bytes of the body. */
+  readonly body: string
+  /** The error message the body held, when it had one. */
+  readonly providerMessage?: string | undefined
+  readonly isRetryable: boolean
+}> {
+  override get message() {
+    const what = this.providerMessage !== undefined ? `: ${this.providerMessage}` : `: ${excerpt(this.body, 200)}`
+    return `${this.provider}: HTTP ${this.status} sent ${this.contentType ?? "a body"} that is not an event stream${what}${
+      this.requestId ? ` (request id ${this.requestId})` : ""
+    }`
+  }
+  get retryable(): boolean {
+    return this.isRetryable
+  }
+}
+
 /** The stream ended without a single content chunk or terminal event. */
 export class EmptyResponse extends Data.TaggedError("EmptyResponse")<{
   readonly provider: string
@@ -179,6 +206,7 @@ export type ProviderError =
   | ContextOverflow
   | ProtocolError
   | ProviderStreamError
+  | UnexpectedBody
   | EmptyResponse
 
 /** Shortens text for an error excerpt, keeping the head where the cause usually is. */

@@ -4,6 +4,7 @@
  * nothing has been emitted downstream, so a retry never repeats text or tool calls. The backoff
  * sleep is an ordinary interruptible sleep: a Stop during it ends the call at once.
  */
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -56,13 +57,16 @@ export const schedule = (policy: Policy): Schedule.Schedule<ProviderError, Provi
 
 /**
  * A pull that opens an attempt (in a scope of its own, inside the current one) at its first read,
- * and when the attempt fails with a retryable error before any chunk went downstream, closes it,
- * waits out the backoff and opens another. Once a chunk has gone downstream, an error surfaces as
- * it is, and each read goes straight to the attempt's own pull.
+ * and when the attempt fails with a retryable error before any content went downstream, closes it,
+ * waits out the backoff and opens another. What counts as content is `isContent`'s to say (every
+ * value by default): a provider call's opening and usage reports are not, so an error event that
+ * follows them is retried, and a retry may repeat them but never content. Once content has gone
+ * downstream, an error surfaces as it is, and each read goes straight to the attempt's own pull.
  */
 export const pull = <A>(
   policy: Policy,
-  open: Effect.Effect<Pull.Pull<A, ProviderError>, ProviderError, Scope.Scope>
+  open: Effect.Effect<Pull.Pull<A, ProviderError>, ProviderError, Scope.Scope>,
+  isContent?: ((value: A) => boolean) | undefined
 ): Effect.Effect<Pull.Pull<A, ProviderError>, never, Scope.Scope> =>
   Effect.map(Effect.scope, (outer) => {
     let current: Pull.Pull<A, ProviderError> | undefined
@@ -86,8 +90,8 @@ export const pull = <A>(
             onFailure: (error) =>
               Option.isNone(error) ? Effect.fail(error) : Effect.zipRight(Scope.close(scope, Exit.fail(error.value)), retry(error.value)),
             onSuccess: (chunk) => {
-              // Output went downstream: from now on, no retry, and nothing between reads.
-              if (chunk.length > 0) current = opened
+              // Content went downstream: from now on, no retry, and nothing between reads.
+              if (isContent === undefined ? chunk.length > 0 : Chunk.some(chunk, isContent)) current = opened
               return Effect.succeed(chunk)
             }
           })
