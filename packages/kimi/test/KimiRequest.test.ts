@@ -38,6 +38,21 @@ describe("Kimi request dialect", () => {
     ])
   })
 
+  it("sends reasoning_content on the tool-call messages of another provider's history too", () => {
+    const foreign = (content: Message.Assistant["content"]): Message.Assistant => ({ ...assistant(content), provider: "anthropic", model: "claude" })
+    const body = ChatRequest.body({
+      messages: [
+        Message.user("Time?"),
+        foreign([{ _tag: "Reasoning", text: "Use the clock.", signature: "sig" }, Part.toolCall("toolu_1", "clock", "{}")]),
+        Message.toolResult({ toolCallId: "toolu_1", toolName: "clock", content: "noon" }),
+        foreign([Part.toolCall("toolu_2", "clock", "{}")]),
+        Message.toolResult({ toolCallId: "toolu_2", toolName: "clock", content: "noon" })
+      ]
+    }, { model: "kimi-k2.6", provider: "kimi", dialect: KimiRequest.dialect({}) })
+    const calls = (body.messages as Array<any>).filter((m) => m.role === "assistant")
+    expect(calls.map((m) => [m.tool_calls.length, m.reasoning_content])).toEqual([[1, "Use the clock."], [1, ""]])
+  })
+
   it("turns thinking off and leaves the switch out when unset", () => {
     const off = ChatRequest.body(request, { model: "m", provider: "kimi", dialect: KimiRequest.dialect({ thinking: "disabled" }) })
     expect(off.thinking).toEqual({ type: "disabled" })
