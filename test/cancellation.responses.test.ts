@@ -140,21 +140,26 @@ describe("OpenAI Responses: failures are typed", () => {
       }).pipe(Effect.provide(noRetryModel(server)))
     }))
 
-  it.scopedLive("with the default policy, a 503 before any output is retried, and an error after output is not", () =>
+  it.scopedLive("with the default policy, a 503 or an error event before any content is retried, and an error after content is not", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(
         Responses.error(503, "The engine is currently overloaded", { headers: { "retry-after-ms": "10" } }),
         quickReply(),
-        Script.make([Responses.created(), Script.delay(20), Responses.errorEvent("server_error", "The server had an error.")])
+        // the response had started, but nothing the caller keeps had arrived: retried
+        Script.make([Responses.created(), Script.delay(20), Responses.errorEvent("server_error", "The server had an error.")]),
+        quickReply(),
+        Script.make([Responses.created(), ...Responses.message("Partial"), Script.delay(20), Responses.errorEvent("server_error", "The server had an error.")])
       )
       yield* Effect.gen(function*() {
         yield* nextAnswerWorks
         expect(server.requests).toHaveLength(2)
+        yield* nextAnswerWorks
+        expect(server.requests).toHaveLength(4)
         const failed = yield* Effect.flip(LanguageModel.generate(request))
         expect(failed).toMatchObject({ _tag: "ProviderStreamError", code: "server_error", isRetryable: true })
-        // the response had started, so the retryable error was not retried
-        expect(server.requests).toHaveLength(3)
+        // text had gone downstream, so the retryable error was not retried
+        expect(server.requests).toHaveLength(5)
       }).pipe(Effect.provide(responsesModel(server)))
     }))
 
