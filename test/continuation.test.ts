@@ -65,6 +65,10 @@ interface Wire {
   readonly blank: ReadonlyArray<Script.Step>
   /** A tool call begun, its arguments unfinished. */
   readonly callBegun: (call: Call) => ReadonlyArray<Script.Step>
+  /** A whole `toolStep` but for the events that end the reply. */
+  readonly untilReplyEnd: (call: Call) => ReadonlyArray<Script.Step>
+  /** Whether a call is marked ended before its reply ends (Chat Completions ends every call at the finish). */
+  readonly endsCalls: boolean
   /** A text delta. */
   readonly text: ReadonlyArray<Script.Step>
 }
@@ -72,15 +76,34 @@ interface Wire {
 const apiKey = "sk-continuation"
 const partialArgs = "{\"tz\":\"Asia/To"
 
+const chatStep = (call: Call) =>
+  ChatCompletions.reply({ reasoning: "Need the time.", text: "Checking.", toolCalls: [{ id: call.id, name: call.name, arguments: args }] })
+
 const chatReplies = {
-  toolStep: (call: Call) =>
-    ChatCompletions.reply({ reasoning: "Need the time.", text: "Checking.", toolCalls: [{ id: call.id, name: call.name, arguments: args }] }),
+  toolStep: chatStep,
   answer: ChatCompletions.reply({ reasoning: "Easy now.", text: "Noon." }),
   reasoning: [ChatCompletions.start(), ...ChatCompletions.reasoning("Let me think")],
   blank: [ChatCompletions.start(), ...ChatCompletions.reasoning("Hm."), ...ChatCompletions.text("\n\n")],
   callBegun: (call: Call) => [ChatCompletions.start(), ...ChatCompletions.toolCall({ id: call.id, name: call.name, arguments: partialArgs })],
+  // all but the finish chunk and [DONE]
+  untilReplyEnd: (call: Call) => chatStep(call).steps.slice(0, -2),
+  endsCalls: false,
   text: [ChatCompletions.start(), ...ChatCompletions.text("It is")]
 }
+
+const responsesStep = (call: Call) =>
+  Responses.reply({
+    reasoning: { summary: ["Need the time."], encryptedContent: "enc-step" },
+    text: "Checking.",
+    toolCalls: [{ callId: call.id, name: call.name, arguments: args }]
+  })
+
+const messagesStep = (call: Call) =>
+  Messages.reply({ thinking: { text: "Need the time.", signature: "sig-step" }, text: "Checking.", toolCalls: [{ id: call.id, name: call.name, input: args }] })
+
+// Gemini 3 signs the first call of a step, not its thought summary
+const geminiStep = (call: Call) =>
+  Gemini.reply({ thought: "Need the time.", text: "Checking.", functionCalls: [{ name: call.name, args, thoughtSignature: "sig-call" }] })
 
 const wires: ReadonlyArray<Wire> = [
   {
@@ -93,12 +116,7 @@ const wires: ReadonlyArray<Wire> = [
     format: "OpenAI Responses",
     layer: (url) => OpenAiResponses.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1`, reasoningSummary: "auto" }),
     callId: (name) => `call_${name}R7xQ`,
-    toolStep: (call) =>
-      Responses.reply({
-        reasoning: { summary: ["Need the time."], encryptedContent: "enc-step" },
-        text: "Checking.",
-        toolCalls: [{ callId: call.id, name: call.name, arguments: args }]
-      }),
+    toolStep: responsesStep,
     answer: Responses.reply({ reasoning: { summary: ["Easy now."], encryptedContent: "enc-answer" }, text: "Noon." }),
     // the reasoning item added, its summary part added, a first delta
     reasoning: [Responses.created(), Responses.inProgress(), ...Responses.reasoning({ summary: ["Let me think"] }).slice(0, 3)],
@@ -113,14 +131,16 @@ const wires: ReadonlyArray<Wire> = [
       Responses.inProgress(),
       ...Responses.functionCall({ callId: call.id, name: call.name, arguments: JSON.stringify(args), chunkSize: 8 }).slice(0, 2)
     ],
+    // all but `response.completed`
+    untilReplyEnd: (call) => responsesStep(call).steps.slice(0, -1),
+    endsCalls: true,
     text: [Responses.created(), Responses.inProgress(), ...Responses.message("It is").slice(0, 3)]
   },
   {
     format: "Anthropic Messages",
     layer: (url) => Anthropic.layer({ model: "claude-test", apiKey, baseUrl: url, thinking: { type: "enabled", budgetTokens: 1024 } }),
     callId: (name) => `toolu_01${name}Q8`,
-    toolStep: (call) =>
-      Messages.reply({ thinking: { text: "Need the time.", signature: "sig-step" }, text: "Checking.", toolCalls: [{ id: call.id, name: call.name, input: args }] }),
+    toolStep: messagesStep,
     answer: Messages.reply({ thinking: { text: "Easy now.", signature: "sig-answer" }, text: "Noon." }),
     reasoning: [
       Messages.messageStart(),
@@ -135,18 +155,24 @@ const wires: ReadonlyArray<Wire> = [
     ],
     // the block started, the empty first delta, a first piece of JSON
     callBegun: (call) => [Messages.messageStart(), ...Messages.toolUse({ index: 0, id: call.id, name: call.name, input: args, chunkSize: 8 }).slice(0, 3)],
+    // all but `message_delta` and `message_stop`
+    untilReplyEnd: (call) => messagesStep(call).steps.slice(0, -2),
+    endsCalls: true,
     text: [Messages.messageStart(), ...Messages.text(0, "It is").slice(0, 2)]
   },
   {
     format: "Gemini",
     layer: (url) => Google.layer({ model: "gemini-3-flash-preview", apiKey, baseUrl: url }),
     callId: () => undefined,
-    toolStep: (call) => Gemini.reply({ thought: "Need the time.", text: "Checking.", functionCalls: [{ name: call.name, args, thoughtSignature: "sig-call" }] }),
+    toolStep: geminiStep,
     answer: Gemini.reply({ thought: "Easy now.", text: "Noon.", textSignature: "sig-answer" }),
     reasoning: [Gemini.event([{ text: "Let me think", thought: true }])],
     blank: [...Gemini.thought("Hm.", { signature: "sig-blank" }), Gemini.event([{ text: "\n\n" }])],
     // the first fragment of a call whose arguments stream
     callBegun: (call) => [Gemini.event([{ functionCall: { name: call.name, willContinue: true }, thoughtSignature: "sig-call" }])],
+    // all but the event with the finish reason
+    untilReplyEnd: (call) => geminiStep(call).steps.slice(0, -1),
+    endsCalls: true,
     text: [Gemini.event([{ text: "It is" }])]
   },
   {
@@ -170,9 +196,9 @@ interface Phase {
   readonly name: string
   readonly replies: (wire: Wire) => ReadonlyArray<Script.Script>
   /** Whether the turn has got to where it is stopped; `undefined`: once the server has the request. */
-  readonly reached: ((event: Turn.TurnEvent) => boolean) | undefined
+  readonly reached: (wire: Wire) => ((event: Turn.TurnEvent) => boolean) | undefined
   /** The messages the stopped conversation holds. */
-  readonly shape: ReadonlyArray<Message.Message["_tag"]>
+  readonly shape: (wire: Wire) => ReadonlyArray<Message.Message["_tag"]>
 }
 
 const chunk = (test: (chunk: any) => boolean, step = 1) => (event: Turn.TurnEvent) => event._tag === "Chunk" && event.step === step && test(event.chunk)
@@ -181,38 +207,46 @@ const phases: ReadonlyArray<Phase> = [
   {
     name: "while waiting for the response headers",
     replies: () => [{ headersDelay: Infinity, steps: [] }],
-    reached: undefined,
-    shape: ["User", "Assistant"]
+    reached: () => undefined,
+    shape: () => ["User", "Assistant"]
   },
   {
     name: "mid-reasoning, before its signature",
     replies: (wire) => [cut(wire.reasoning)],
-    reached: chunk((c) => c._tag === "ReasoningDelta"),
-    shape: ["User", "Assistant"]
+    reached: () => chunk((c) => c._tag === "ReasoningDelta"),
+    shape: () => ["User", "Assistant"]
   },
   {
     name: "right after a whitespace-only text delta",
     replies: (wire) => [cut(wire.blank)],
-    reached: chunk((c) => c._tag === "TextDelta" && c.text !== "" && c.text.trim() === ""),
-    shape: ["User", "Assistant"]
+    reached: () => chunk((c) => c._tag === "TextDelta" && c.text !== "" && c.text.trim() === ""),
+    shape: () => ["User", "Assistant"]
   },
   {
     name: "mid tool-call arguments",
     replies: (wire) => [cut(wire.callBegun(call(wire, "clock")))],
-    reached: chunk((c) => c._tag === "ToolCallStart"),
-    shape: ["User", "Assistant"]
+    reached: () => chunk((c) => c._tag === "ToolCallStart"),
+    shape: () => ["User", "Assistant"]
+  },
+  {
+    name: "after a whole tool call, before the reply ends",
+    replies: (wire) => [cut(wire.untilReplyEnd(call(wire, "clock")))],
+    // where calls end only with the reply, the last piece of the arguments is the last event
+    reached: (wire) => chunk((c) => wire.endsCalls ? c._tag === "ToolCallEnd" : c._tag === "ToolCallDelta" && c.delta.endsWith("}")),
+    // a call marked ended is answered by an "interrupted" result; one never marked ended is left out
+    shape: (wire) => (wire.endsCalls ? ["User", "Assistant", "ToolResult"] : ["User", "Assistant"])
   },
   {
     name: "while a tool runs",
     replies: (wire) => [wire.toolStep(call(wire, "wait"))],
-    reached: (event) => event._tag === "ToolCallStarted",
-    shape: ["User", "Assistant", "ToolResult"]
+    reached: () => (event) => event._tag === "ToolCallStarted",
+    shape: () => ["User", "Assistant", "ToolResult"]
   },
   {
     name: "mid-answer after a tool step",
     replies: (wire) => [wire.toolStep(call(wire, "clock")), cut(wire.text)],
-    reached: chunk((c) => c._tag === "TextDelta", 2),
-    shape: ["User", "Assistant", "ToolResult", "Assistant"]
+    reached: () => chunk((c) => c._tag === "TextDelta", 2),
+    shape: () => ["User", "Assistant", "ToolResult", "Assistant"]
   }
 ]
 
@@ -224,11 +258,12 @@ const stoppedTurn = (server: ProviderServer.ProviderServer, wire: Wire, phase: P
     server.enqueue(...phase.replies(wire))
     const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
     const reached = yield* Deferred.make<void>()
+    const there = phase.reached(wire)
     const fiber = yield* Turn.stream({ conversation, input: "Time in Tokyo?", toolkit }).pipe(
-      Stream.runForEach((event) => (phase.reached?.(event) === true ? Deferred.succeed(reached, undefined) : Effect.void)),
+      Stream.runForEach((event) => (there?.(event) === true ? Deferred.succeed(reached, undefined) : Effect.void)),
       Effect.fork
     )
-    if (phase.reached === undefined) yield* Effect.promise(() => server.nextRequest())
+    if (there === undefined) yield* Effect.promise(() => server.nextRequest())
     else yield* Deferred.await(reached)
     yield* Fiber.interrupt(fiber)
     return yield* SubscriptionRef.get(conversation)
@@ -277,7 +312,7 @@ describe.each(wires)("a turn on $format", (source) => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       const history = yield* stoppedTurn(server, source, phase)
-      expect(history.map((message) => message._tag)).toEqual(phase.shape)
+      expect(history.map((message) => message._tag)).toEqual(phase.shape(source))
       const stopped = history.filter((message): message is Message.Assistant => message._tag === "Assistant").at(-1)!
       expect(stopped.stopReason).toBe(phase.name === "while a tool runs" ? "tool-calls" : "interrupted")
       // what the stopped turn sent was valid too
