@@ -2,17 +2,19 @@
  * The soak: many agent turns, run concurrently over real HTTP against a `ProviderServer`, each with
  * tools, rotating through the provider formats, and each stopped at a seeded moment (while
  * connecting, while awaiting headers, mid-body in silence, mid-tool, in a retry backoff, or at a
- * random time), with faults mixed in. Each turn's conversation must stay valid, and afterwards
- * nothing may be left behind: no fiber, no busy connection, no open handle, no heap growth, no
- * unhandled rejection or exception.
+ * random time), with faults mixed in. Each turn's conversation must stay valid, a turn that meets a
+ * fault and is not stopped must end as `Formats.expectedOutcome` says, no text or tool call may
+ * arrive twice, be lost or be merged, and the API key must never show in an error or a
+ * conversation. Afterwards nothing may be left behind: no fiber, no busy connection, no open
+ * handle, no heap growth, no unhandled rejection or exception.
  *
  * `run` returns a `Report` whose `checks` say what held; `test/soak/main.ts` prints it and sets the
  * exit code, and `test/soak.test.ts` runs a small one in CI.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { LanguageModel, type Message, type ProviderError, Tool, Toolkit, Turn } from "@reins/core"
-import { ProviderServer, type Script } from "@reins/testing"
+import { LanguageModel, Message, type ProviderError, Tool, Toolkit, Turn } from "@reins/core"
+import { Chaos, ProviderServer, type Script } from "@reins/testing"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -28,6 +30,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Supervisor from "effect/Supervisor"
+import * as util from "node:util"
 import { conversationProblems, requestProblems } from "../validity.js"
 import * as Formats from "./formats.js"
 
@@ -120,9 +123,11 @@ export interface Report {
   readonly heap: { readonly before: number; readonly after: number } | undefined
   readonly unhandledRejections: number
   readonly uncaughtExceptions: number
-  /** How many problems the turns showed, and the first few. */
+  /** How many problems the turns showed, of every kind, and the first few. */
   readonly problemCount: number
   readonly problems: ReadonlyArray<string>
+  /** The requests left hanging, with the turns that made them, the first few. */
+  readonly hanging: ReadonlyArray<string>
   readonly checks: ReadonlyArray<Check>
 }
 
@@ -158,6 +163,11 @@ const TURN_DEADLINE = Duration.seconds(30)
 const INTERRUPT_DEADLINE = Duration.seconds(10)
 /** A stopped response's connection must be closed within this, even on a loaded machine. */
 const CLOSE_DEADLINE_MILLIS = 1_000
+/**
+ * How long, after the turns, a response still going on may take to be closed: the library gives a
+ * body that lingers after its terminal event a second to end before it closes the connection.
+ */
+const LINGER_WAIT_MILLIS = 2_500
 
 /** A turn's plan and what the server saw of it. */
 interface TurnState {
@@ -169,6 +179,8 @@ interface TurnState {
   readonly fallback: Script.Script
   /** The fault mixed into the answers, if any. */
   readonly fault: Formats.FaultName | undefined
+  /** How the turn must end after its fault when nobody stops it, if that is known. */
+  readonly expected: string | undefined
   /** Whether the turn runs as `Turn.stream` rather than `Turn.run`. */
   readonly stream: boolean
   /** The request whose arrival starts the countdown to the stop, and the countdown in milliseconds. */
@@ -228,6 +240,7 @@ const plan = (index: number, seed: number): Omit<TurnState, "requests" | "receiv
   const answer = format.answer(paced)
   let answers: Array<Script.Script> = [toolStep, answer]
   let fault: Formats.FaultName | undefined
+  let expected: string | undefined
   const at = rng.int(2)
   let after = rng.int(4)
   switch (stop) {
@@ -250,13 +263,15 @@ const plan = (index: number, seed: number): Omit<TurnState, "requests" | "receiv
       after = rng.int(3)
       break
   }
-  if ((stop === "none" || stop === "random" || stop === "connecting") && rng.next() < 0.35) {
+  // more often in unstopped turns, where how a fault ends is checked
+  if ((stop === "none" || stop === "random" || stop === "connecting") && rng.next() < (stop === "none" ? 0.7 : 0.35)) {
     const k = rng.int(2)
     const chosen = Formats.fault(format, rng.int(2 ** 31))
     fault = chosen.name
+    expected = chosen.expected
     answers.splice(k, 0, chosen.script)
   }
-  return { index, format, stop, answers, fallback: answer, fault, stream: rng.next() < 0.5, at, after }
+  return { index, format, stop, answers, fallback: answer, fault, expected, stream: rng.next() < 0.5, at, after }
 }
 
 /** The moment a turn is stopped: an effect that completes then. */
@@ -343,9 +358,16 @@ interface Tally {
   readonly turnMillis: Record<string, number>
   readonly problems: Array<string>
   problemCount: number
+  /** How many problems of each kind. */
+  readonly problemsOf: Record<Problem, number>
   readonly tools: { started: number; finalized: number }
+  /** The requests left hanging, by turn, the first few. */
+  readonly hanging: Array<string>
   done: number
 }
+
+/** What a problem is about, each kind with its own check. */
+type Problem = "conversation" | "fault" | "content" | "key"
 
 const newTally = (): Tally => ({
   outcomes: {},
@@ -357,21 +379,86 @@ const newTally = (): Tally => ({
   turnMillis: {},
   problems: [],
   problemCount: 0,
+  problemsOf: { conversation: 0, fault: 0, content: 0, key: 0 },
   tools: { started: 0, finalized: 0 },
+  hanging: [],
   done: 0
 })
 
 const MAX_PROBLEMS_KEPT = 40
 
-const problem = (tally: Tally, text: string) => {
+const problem = (tally: Tally, text: string, kind: Problem = "conversation") => {
   tally.problemCount++
-  if (tally.problems.length < MAX_PROBLEMS_KEPT) tally.problems.push(text)
+  tally.problemsOf[kind]++
+  if (tally.problems.length < MAX_PROBLEMS_KEPT) tally.problems.push(kind === "conversation" ? text : `${text} [${kind}]`)
+}
+
+/** JSON with object keys sorted, so that two values compare equal whatever order their keys were set in. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_, v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v)
+
+const parsed = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/**
+ * What a history shows of content that arrived twice, was lost or was merged: each assistant
+ * message's text and reasoning are ones the scripts send (a beginning of one, in a turn that did
+ * not complete), each tool call id is there once, and in a completed turn the calls of a `Chaos`
+ * reply are the ones its fault's reply makes, each with its own arguments.
+ */
+const contentProblems = (
+  history: ReadonlyArray<Message.Message>,
+  completed: boolean,
+  fault: Formats.FaultName | undefined
+): Array<string> => {
+  const problems: Array<string> = []
+  const ids = new Set<string>()
+  const known = (said: string, scripted: ReadonlyArray<string>) =>
+    completed ? scripted.includes(said) : scripted.some((text) => text.startsWith(said))
+  history.forEach((message, i) => {
+    if (message._tag !== "Assistant") return
+    const text = Message.text(message)
+    if (!known(text, Formats.texts)) problems.push(`[${i}]: the text ${JSON.stringify(text)} is not ${completed ? "" : "a beginning of "}one the server sent`)
+    const reasoning = Message.reasoning(message)
+    if (!known(reasoning, Formats.reasonings)) problems.push(`[${i}]: the reasoning ${JSON.stringify(reasoning)} is not one the server sent`)
+    const calls = Message.toolCalls(message)
+    for (const call of calls) {
+      if (call.id === "" || ids.has(call.id)) problems.push(`[${i}]: the tool call id ${JSON.stringify(call.id)} is empty or there twice`)
+      ids.add(call.id)
+    }
+    const chaos = calls.filter((call) => call.name === Formats.chaosTool.name)
+    // (a truncated tool call is cut by design)
+    if (completed && fault !== undefined && fault !== "TruncatedToolCall" && chaos.length > 0) {
+      const got = chaos.map((call) => ({ name: call.name, arguments: parsed(call.arguments) }))
+      const sent = Chaos.toolCallsOf(fault).map((call) => ({ name: call.name, arguments: call.arguments }))
+      if (canonical(got) !== canonical(sent)) problems.push(`[${i}]: the tool calls ${canonical(got)}, not the ${canonical(sent)} the server sent`)
+    }
+  })
+  return problems
+}
+
+/** Whether the API key shows anywhere in how a turn ended or in its conversation. */
+const leaksKey = (exit: Exit.Exit<unknown, unknown>, history: ReadonlyArray<Message.Message>): boolean => {
+  const seen = [JSON.stringify(history)]
+  if (Exit.isFailure(exit)) {
+    seen.push(Cause.pretty(exit.cause), util.inspect(exit.cause, { depth: 12 }))
+    for (const failure of Cause.failures(exit.cause)) seen.push(util.inspect(failure, { depth: 12 }), JSON.stringify(failure) ?? "")
+  }
+  return seen.some((text) => text.includes(Formats.key))
 }
 
 /** Runs turns `from` to `to` (exclusive) on a fresh server and client, and checks what they left. */
 const batch = (options: Options, from: number, to: number, tally: Tally): Effect.Effect<Batch> =>
   Effect.gen(function*() {
     const states = new Map<string, TurnState>()
+    /** Each turn's label, kept after the turn to name the requests it may have left hanging. */
+    const labels = new Map<string, string>()
     /** When each stopped turn was stopped, and its requests, to time the closes of those in flight. */
     const stopped: Array<{ readonly at: number; readonly requests: ReadonlyArray<ProviderServer.RequestRecord> }> = []
     // Each turn's requests are answered from its own plan, found by the header its layer sends.
@@ -413,6 +500,7 @@ const batch = (options: Options, from: number, to: number, tally: Tally): Effect
         const label = `turn ${index} (${state.format.name}, stop ${state.stop}${state.fault ? `, fault ${state.fault}` : ""}, ${
           state.stream ? "stream" : "run"
         })`
+        labels.set(String(index), label)
 
         const model = yield* state.format.make(server.url, { [TURN_HEADER]: String(index) }, retry).pipe(
           Effect.provideService(HttpClient.HttpClient, client)
@@ -455,8 +543,13 @@ const batch = (options: Options, from: number, to: number, tally: Tally): Effect
         if (state.stop === "none" && state.fault === undefined && ended.name !== "completed") {
           problem(tally, `${label}: a turn with no stop and no fault ended ${ended.name}`)
         }
+        if (state.stop === "none" && state.expected !== undefined && ended.name !== state.expected) {
+          problem(tally, `${label}: ended ${ended.name}, not ${state.expected}`, "fault")
+        }
 
         const history = yield* SubscriptionRef.get(conversation)
+        for (const found of contentProblems(history, ended.name === "completed", state.fault)) problem(tally, `${label}: ${found}`, "content")
+        if (leaksKey(exit, history)) problem(tally, `${label}: the API key shows in how the turn ended or in its conversation`, "key")
         if (history.length > 0 && !(history[0]._tag === "User" && history[0].content[0]?._tag === "Text" && history[0].content[0].text === input)) {
           problem(tally, `${label}: the conversation does not start with the turn's input`)
         }
@@ -476,21 +569,38 @@ const batch = (options: Options, from: number, to: number, tally: Tally): Effect
     // Interrupted requests close their connections at once; give the last closes a moment to land.
     yield* Effect.sleep("200 millis")
     const liveFibers = (yield* supervisor.value).filter((fiber) => fiber.unsafePoll() === null).length
-    const open = server.connections.filter((connection) => connection.closedAt === undefined)
-    const delivered = new Map<number, Array<ProviderServer.RequestRecord>>()
-    for (const record of server.requests) delivered.set(record.connectionId, [...(delivered.get(record.connectionId) ?? []), record])
-    // An open connection is idle in the pool when every request it carried arrived whole and was
-    // answered whole. One that never carried a request is idle too: a stop while connecting leaves
-    // the half-made connection to the client's pool, with nothing sent on it.
-    const busy = open.filter((connection) => {
-      const records = delivered.get(connection.id) ?? []
-      return connection.requests !== records.length || (records.length > 0 && records[records.length - 1].finishedAt === undefined)
-    }).length
-    const unused = open.filter((connection) => connection.requests === 0).length
-    const closedConnections = new Set(server.connections.filter((connection) => connection.closedAt !== undefined).map((c) => c.id))
-    const dangling = server.requests.filter((record) =>
-      record.finishedAt === undefined && record.clientClosedAt === undefined && !closedConnections.has(record.connectionId)
-    ).length
+    // What the turns left open. A response that lingers after its terminal event is left by the
+    // library to end on its own for a moment (a second) before it closes the connection, so what
+    // is still busy is looked at again until it has had that long.
+    const leftOpen = () => {
+      const open = server.connections.filter((connection) => connection.closedAt === undefined)
+      const delivered = new Map<number, Array<ProviderServer.RequestRecord>>()
+      for (const record of server.requests) delivered.set(record.connectionId, [...(delivered.get(record.connectionId) ?? []), record])
+      // An open connection is idle in the pool when every request it carried arrived whole and was
+      // answered whole. One that never carried a request is idle too: a stop while connecting leaves
+      // the half-made connection to the client's pool, with nothing sent on it.
+      const busy = open.filter((connection) => {
+        const records = delivered.get(connection.id) ?? []
+        return connection.requests !== records.length || (records.length > 0 && records[records.length - 1].finishedAt === undefined)
+      }).length
+      const unused = open.filter((connection) => connection.requests === 0).length
+      const closedConnections = new Set(server.connections.filter((connection) => connection.closedAt !== undefined).map((c) => c.id))
+      const hanging = server.requests.filter((record) =>
+        record.finishedAt === undefined && record.clientClosedAt === undefined && !closedConnections.has(record.connectionId)
+      )
+      return { open, busy, unused, hanging }
+    }
+    let left = leftOpen()
+    for (let waited = 0; (left.busy > 0 || left.hanging.length > 0) && waited < LINGER_WAIT_MILLIS; waited += 100) {
+      yield* Effect.sleep("100 millis")
+      left = leftOpen()
+    }
+    const { busy, hanging, open, unused } = left
+    const dangling = hanging.length
+    for (const record of hanging.slice(0, MAX_PROBLEMS_KEPT)) {
+      const turn = String(record.headers[TURN_HEADER])
+      tally.hanging.push(`${labels.get(turn) ?? `turn ${turn}`}: request ${record.id} (${record.path}) left hanging`)
+    }
     // A stop that found a response in flight must have closed its connection.
     for (const { at, requests } of stopped) {
       const last = requests.at(-1)
@@ -555,7 +665,18 @@ export const run = (options: Options): Effect.Effect<Report> =>
       const heapSlack = 16 * 1024 * 1024
       const checks: Array<Check> = [
         { name: "turns", ok: tally.done === options.turns + warmup, detail: `${tally.done} of ${options.turns + warmup} turns ran` },
-        { name: "conversations valid", ok: tally.problemCount === 0, detail: `${tally.problemCount} problems` },
+        { name: "conversations valid", ok: tally.problemsOf.conversation === 0, detail: `${tally.problemsOf.conversation} problems` },
+        {
+          name: "faults handled",
+          ok: tally.problemsOf.fault === 0,
+          detail: `${tally.problemsOf.fault} unstopped turns that met a fault ended otherwise than documented`
+        },
+        {
+          name: "content once",
+          ok: tally.problemsOf.content === 0,
+          detail: `${tally.problemsOf.content} texts or tool calls sent twice, lost or merged`
+        },
+        { name: "keys never leak", ok: tally.problemsOf.key === 0, detail: `${tally.problemsOf.key} turns showed the API key` },
         { name: "no fiber left", ok: main.liveFibers === 0, detail: `${main.liveFibers} supervised fibers still running` },
         {
           name: "connections",
@@ -623,6 +744,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
         uncaughtExceptions,
         problemCount: tally.problemCount,
         problems: tally.problems,
+        hanging: tally.hanging.slice(0, MAX_PROBLEMS_KEPT),
         checks
       } satisfies Report
     } finally {
@@ -653,6 +775,7 @@ export const summary = (report: Report): string => {
     `  handles:     before ${line(report.handles.before)}; after ${line(report.handles.after)}`,
     ...report.checks.map((check) => `  ${check.ok ? "ok  " : "FAIL"} ${check.name}: ${check.detail}`),
     ...report.problems.map((text) => `  problem: ${text}`),
+    ...report.hanging.map((text) => `  hanging: ${text}`),
     report.checks.every((check) => check.ok) ? "soak: PASS" : "soak: FAIL"
   ]
   return lines.join("\n")

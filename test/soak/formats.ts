@@ -3,11 +3,11 @@
  * HttpClient, with a header that tells the server which turn a request belongs to), the replies a
  * model gives in a turn (a step that reasons, talks and calls tools; a final answer), a rate limit,
  * and the format's faults. Fault scripts come from `Chaos`, through `fault` only, so the source of
- * faults can change in one place.
+ * faults can change in one place; `expectedOutcome` says how a turn that meets each must end.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Anthropic } from "@reins/anthropic"
-import type { LanguageModel, Retry } from "@reins/core"
+import type { HttpStream, LanguageModel, Retry } from "@reins/core"
 import { Google } from "@reins/google"
 import { Kimi } from "@reins/kimi"
 import { OpenAiChat, OpenAiResponses } from "@reins/openai"
@@ -33,6 +33,12 @@ const REASONING = "The user wants the time; a tool will tell."
 const TEXT = "Let me look that up — un moment ☕."
 const ANSWER = "It is noon in Tokyo; the sleep went well. Voilà!"
 
+/** Every text a scripted reply says, its own and the `Chaos` replies': an assistant message says one of them, once. */
+export const texts: ReadonlyArray<string> = [TEXT, ANSWER, Chaos.text]
+
+/** Every reasoning text a scripted reply gives ("" for the `Chaos` replies, which give none). */
+export const reasonings: ReadonlyArray<string> = [REASONING, ""]
+
 /** One provider format in the soak. */
 export interface Format {
   readonly name: WireFormat
@@ -52,7 +58,16 @@ export interface Format {
   readonly rateLimited: (retryAfterMs: number) => Script.Script
 }
 
-const key = "sk-soak"
+/** The API key every format's layer sends; it must never show in an error or a conversation. */
+export const key = "sk-soak"
+
+/**
+ * The limits of every call: an idle limit short enough that a fault whose body stalls (an error
+ * body that never ends) costs a second, not five minutes, and long enough that no paced reply
+ * meets it on a loaded machine. Stalls before the headers are left to the stops.
+ */
+export const timeouts: HttpStream.Timeouts = { idle: "1 second" }
+
 const pace = (options: ReplyOptions) => (options.deltaDelay !== undefined ? { deltaDelay: options.deltaDelay } : {})
 const retryAfter = (ms: number) => ({ headers: { "retry-after-ms": String(ms) } })
 
@@ -75,13 +90,13 @@ const chat = {
 export const formats: ReadonlyArray<Format> = [
   {
     name: "Chat Completions",
-    make: (url, headers, retry) => OpenAiChat.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry }),
+    make: (url, headers, retry) => OpenAiChat.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, timeouts }),
     ...chat
   },
   {
     name: "OpenAI Responses",
     chaos: "Responses",
-    make: (url, headers, retry) => OpenAiResponses.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry }),
+    make: (url, headers, retry) => OpenAiResponses.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, timeouts }),
     toolStep: (calls, options) =>
       Responses.reply({
         reasoning: { summary: [REASONING], encryptedContent: "enc-soak-1" },
@@ -102,7 +117,7 @@ export const formats: ReadonlyArray<Format> = [
   {
     name: "Anthropic Messages",
     chaos: "Messages",
-    make: (url, headers, retry) => Anthropic.make({ model: "soak", apiKey: key, baseUrl: url, headers, retry }),
+    make: (url, headers, retry) => Anthropic.make({ model: "soak", apiKey: key, baseUrl: url, headers, retry, timeouts }),
     toolStep: (calls, options) =>
       Messages.reply({
         thinking: { text: REASONING, signature: "sig-soak-1" },
@@ -118,7 +133,7 @@ export const formats: ReadonlyArray<Format> = [
   {
     name: "Gemini",
     chaos: "Gemini",
-    make: (url, headers, retry) => Google.make({ model: "gemini-soak", apiKey: key, baseUrl: url, headers, retry }),
+    make: (url, headers, retry) => Google.make({ model: "gemini-soak", apiKey: key, baseUrl: url, headers, retry, timeouts }),
     toolStep: (calls, options) =>
       Gemini.reply({
         thought: REASONING,
@@ -136,7 +151,7 @@ export const formats: ReadonlyArray<Format> = [
   },
   {
     name: "Kimi",
-    make: (url, headers, retry) => Kimi.make({ model: "kimi-soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, thinking: "enabled" }),
+    make: (url, headers, retry) => Kimi.make({ model: "kimi-soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, timeouts, thinking: "enabled" }),
     ...chat
   }
 ]
@@ -157,29 +172,67 @@ export const eventCount = (script: Script.Script): number => script.steps.filter
 
 /**
  * The faults a soak turn may meet, each of which ends on its own: error statuses, resets before
- * and during the body, cut-off and corrupt streams, error events, a slow drip, a tool call cut off.
- * Stalls are left to the interruption scenarios, which end them; `Oversized` (17 MiB a time) and
- * `RetryAfter` (a whole second) would only slow the soak down.
+ * and during the body, cut-off and corrupt streams, error events, a slow drip, a tool call cut off;
+ * and what real servers, gateways and proxies send: a body that lingers after its terminal event
+ * (silent or with pings), compressed bodies, a gateway's JSON or HTML on a 200, a non-streamed
+ * answer, error bodies that stall (ended by the idle limit) or trickle, a key quoted back, an error
+ * right after the opening event, and the Chat Completions dialects (drawn for the formats that
+ * speak Chat Completions only). Stalls of a stream are left to the interruption scenarios, which
+ * end them; `Oversized` (17 MiB a time) and `RetryAfter` (a whole second) would only slow the soak
+ * down.
  */
-export const faultKinds: ReadonlyArray<Chaos.Fault> = [
-  "Status",
-  "RetryAfterMs",
-  "ResetBeforeHeaders",
-  "ResetMidBody",
-  "CutOff",
-  "SlowDrip",
-  "CorruptJson",
-  "ErrorEvent",
-  "TruncatedToolCall"
-]
+export const faultKinds: ReadonlyArray<Chaos.Fault> = Chaos.faults.filter((fault) =>
+  fault !== "StallBeforeHeaders" && fault !== "StallMidBody" && fault !== "Oversized" && fault !== "RetryAfter"
+)
 
 /** The name of a fault. */
 export type FaultName = Chaos.Fault
 
-/** A seeded fault script in `format`, and the fault's name. Its reply calls `Chaos.toolCall`. */
-export const fault = (format: Format, seed: number): { readonly name: FaultName; readonly script: Script.Script } => {
+/** The faults after which a turn nobody stops completes: harmless, or retried before any content. */
+const completing = new Set<Chaos.Fault>([
+  "Status",
+  "RetryAfterMs",
+  "ResetBeforeHeaders",
+  "SlowDrip",
+  "Linger",
+  "LingerWithPings",
+  "Gzip",
+  "Brotli",
+  "Deflate",
+  "GatewayOverloaded",
+  "GatewayHtml",
+  "ErrorBeforeContentStall",
+  "ErrorBeforeContentEnd",
+  ...Chaos.dialectFaults
+])
+
+/** The faults after which a turn nobody stops fails, and the tag of its error. */
+const failing: Partial<Record<Chaos.Fault, string>> = {
+  GatewayJsonError: "UnexpectedBody",
+  LoginPage: "UnexpectedBody",
+  Unstreamed: "UnexpectedBody",
+  KeyEcho: "AuthenticationError"
+}
+
+/**
+ * How a turn that nobody stops must end after `plan`'s fault, as an outcome's name ("completed",
+ * "failed: UnexpectedBody"), or `undefined` where it depends on more than the fault (where the
+ * fault is placed, say). An error body of a retryable status is retried; one of 401 is not.
+ */
+export const expectedOutcome = (plan: Chaos.Plan): string | undefined => {
+  if (Chaos.takesStatus(plan.fault)) return plan.status === 401 ? "failed: AuthenticationError" : "completed"
+  if (completing.has(plan.fault)) return "completed"
+  const error = failing[plan.fault]
+  return error === undefined ? undefined : `failed: ${error}`
+}
+
+/** A seeded fault script in `format`, its plan, and how a turn nobody stops must end after it. Its reply calls `Chaos.toolCall`. */
+export const fault = (
+  format: Format,
+  seed: number
+): { readonly name: FaultName; readonly plan: Chaos.Plan; readonly script: Script.Script; readonly expected: string | undefined } => {
   const plan = Chaos.seeded(seed).plan(format.chaos, faultKinds)
-  return { name: plan.fault, script: Chaos.script(plan) }
+  return { name: plan.fault, plan, script: Chaos.script(plan), expected: expectedOutcome(plan) }
 }
 
 /** The tool `Chaos` replies call, with its arguments' shape. */
