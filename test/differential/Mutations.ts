@@ -39,7 +39,7 @@ const json = (item: Item): any => {
 }
 
 /** Values whose insides are data, not structure: a tool's arguments, the caller's metadata. */
-const opaque = new Set(["input", "args", "arguments", "parameters", "partialArgs", "metadata", "tool_uses", "thoughtSignature"])
+const opaque = new Set(["input", "args", "arguments", "parameters", "metadata", "tool_uses"])
 
 /** The objects of `value` that an unknown field may be added to (the value itself included). */
 const structural = (value: unknown, out: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> => {
@@ -180,6 +180,42 @@ const unknownBlockParts = (items: Array<Item>, prng: Prng.Prng, notes: Array<str
   notes.push(`an unknown content block at ${at}`)
 }
 
+/**
+ * A Responses output item of a type the decoders do not know (the API adds item types, as it did
+ * for each server tool), added and done before the terminal event, and in its response's output.
+ */
+const unknownItem = (items: Array<Item>, notes: Array<string>) => {
+  const terminal = items.findIndex((item) => /^response\.(completed|incomplete)$/.test(json(item)?.type ?? ""))
+  if (terminal < 0) return
+  const indexes = items.flatMap((item) => (typeof json(item)?.output_index === "number" ? [json(item).output_index as number] : []))
+  const output_index = indexes.length === 0 ? 0 : Math.max(...indexes) + 1
+  const item = (status: string) => ({ id: "reins_item_1", type: "reins_unknown_item", status, reins_unknown: [1] })
+  const end = json(items[terminal]!)
+  if (Array.isArray(end.response?.output)) end.response.output.push(item("completed"))
+  items.splice(
+    terminal,
+    1,
+    { event: "response.output_item.added", data: JSON.stringify({ type: "response.output_item.added", output_index, item: item("in_progress") }) },
+    { event: "response.output_item.done", data: JSON.stringify({ type: "response.output_item.done", output_index, item: item("completed") }) },
+    withData(items[terminal] as WireEvent, end)
+  )
+  notes.push(`an unknown output item before event ${terminal}`)
+}
+
+/**
+ * Anthropic's `message_delta` split in two: "one or more message_delta events" may come
+ * (https://docs.anthropic.com/en/docs/build-with-claude/streaming#event-types), their counts
+ * cumulative, so an earlier one with the same usage and no stop reason yet changes nothing.
+ */
+const earlierMessageDelta = (items: Array<Item>, notes: Array<string>) => {
+  const at = items.findIndex((item) => json(item)?.type === "message_delta")
+  if (at < 0) return
+  const delta = json(items[at]!)
+  const earlier = { ...delta, delta: { ...delta.delta, stop_reason: null, stop_sequence: null } }
+  items.splice(at, 0, { event: "message_delta", data: JSON.stringify(earlier) })
+  notes.push(`an earlier message_delta at ${at}`)
+}
+
 const ping: WireEvent = { event: "ping", data: "{\"type\": \"ping\"}" }
 
 /** Anthropic `ping` events anywhere: the recorded ones moved, and more added. */
@@ -256,17 +292,27 @@ export const mutate = (recording: Recording, prng: Prng.Prng, refusals: Refusals
   if (prng.chance(0.4)) unknownEvents(recording.format, items, prng, notes, refusals.unknownEvents === true)
   if (recording.format === "anthropic" && prng.chance(0.4)) unknownBlockParts(items, prng, notes)
   if (recording.format === "anthropic" && prng.chance(0.5)) pings(items, prng, notes)
+  if (recording.format === "anthropic" && prng.chance(0.2)) earlierMessageDelta(items, notes)
+  if (recording.format === "responses" && prng.chance(0.3)) unknownItem(items, notes)
   if (prng.chance(0.3)) comments(items, prng, notes)
   const eol = prng.pick(["\n", "\n", "\r\n", "\r\n", "\r"])
+  const space = prng.chance(0.8)
+  const bom = prng.chance(0.1)
+  const framed = eol === "\n" && space && !bom
   const encode = (reins: boolean) =>
-    // Unchanged events with LF line ends are served as recorded, byte for byte.
-    notes.length === 0 && eol === "\n"
+    // Unchanged events framed as recorded are served as recorded, byte for byte.
+    notes.length === 0 && framed
       ? recording.body
-      : encoder.encode(encodeEvents(items.flatMap((item) => ("reinsOnly" in item ? (reins ? [item.reinsOnly] : []) : [item])), eol))
+      : encoder.encode(
+        (bom ? "\uFEFF" : "") +
+          encodeEvents(items.flatMap((item) => ("reinsOnly" in item ? (reins ? [item.reinsOnly] : []) : [item])), { eol, space })
+      )
   const hidden = items.some((item) => "reinsOnly" in item)
   const forReins = encode(true)
   const forSdk = hidden ? encode(false) : forReins
   if (eol !== "\n") notes.push(eol === "\r\n" ? "CRLF line ends" : "CR line ends")
+  if (!space) notes.push("no space after the colons")
+  if (bom) notes.push("a byte order mark first")
   const cutNotes: Array<string> = []
   const steps = cut(forReins, prng, notes)
   const sdkSteps = hidden ? cut(forSdk, sdkPrng(prng), cutNotes) : steps

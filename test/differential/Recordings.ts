@@ -55,16 +55,26 @@ export const parseSse = (body: string): Array<WireEvent> => {
   return events
 }
 
-/** The bytes of `events`, each line ended by `eol` (the SSE spec allows LF, CRLF and CR). */
-export const encodeEvents = (events: ReadonlyArray<WireEvent | { readonly comment: string }>, eol = "\n"): string => {
+/** How events are written: the line end (the SSE spec allows LF, CRLF and CR), and whether a space follows each colon. */
+export interface Framing {
+  readonly eol?: string
+  readonly space?: boolean
+}
+
+/** The text of `events` (and comments) as SSE. */
+export const encodeEvents = (
+  events: ReadonlyArray<WireEvent | { readonly comment: string }>,
+  { eol = "\n", space = true }: Framing = {}
+): string => {
+  const gap = space ? " " : ""
   let out = ""
   for (const event of events) {
     if ("comment" in event) {
-      out += `: ${event.comment}${eol}${eol}`
+      out += `:${gap}${event.comment}${eol}${eol}`
       continue
     }
-    if (event.event !== undefined) out += `event: ${event.event}${eol}`
-    for (const line of event.data.split(lineEnd)) out += `data: ${line}${eol}`
+    if (event.event !== undefined) out += `event:${gap}${event.event}${eol}`
+    for (const line of event.data.split(lineEnd)) out += `data:${gap}${line}${eol}`
     out += eol
   }
   return out
