@@ -4,7 +4,7 @@
  * connecting, while awaiting headers, mid-body in silence, mid-tool, in a retry backoff, or at a
  * random time), with faults mixed in. Each turn's conversation must stay valid, a turn that meets a
  * fault and is not stopped must end as `Formats.expectedOutcome` says, no text or tool call may
- * arrive twice, be lost or be merged, and the API key must never show in an error or a
+ * arrive twice, be lost or be merged, and the API key must never show in an error, a span or a
  * conversation. Afterwards nothing may be left behind: no fiber, no busy connection, no open
  * handle, no heap growth, no unhandled rejection or exception.
  *
@@ -30,6 +30,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Supervisor from "effect/Supervisor"
+import * as Tracer from "effect/Tracer"
 import * as util from "node:util"
 import { conversationProblems, requestProblems } from "../validity.js"
 import * as Formats from "./formats.js"
@@ -443,6 +444,33 @@ const contentProblems = (
   return problems
 }
 
+/**
+ * A tracer that makes the spans `base` makes, and tells `onLeak` the name of each that shows the
+ * API key by the time it ends: in its name, its attributes (the HTTP spans' request and response
+ * headers among them), its events or its exit.
+ */
+const keyWatch = (base: Tracer.Tracer, onLeak: (span: string) => void): Tracer.Tracer =>
+  Tracer.make({
+    span: (name, parent, context, links, startTime, kind, options) => {
+      const span = base.span(name, parent, context, links, startTime, kind, options)
+      const events: Array<unknown> = []
+      const event = span.event.bind(span)
+      const end = span.end.bind(span)
+      span.event = (eventName, time, attributes) => {
+        events.push([eventName, attributes])
+        event(eventName, time, attributes)
+      }
+      span.end = (endTime, exit) => {
+        end(endTime, exit)
+        const seen = [name, util.inspect([...span.attributes], { depth: 8 }), util.inspect(events, { depth: 8 })]
+        if (Exit.isFailure(exit)) seen.push(Cause.pretty(exit.cause))
+        if (seen.some((text) => text.includes(Formats.key))) onLeak(name)
+      }
+      return span
+    },
+    context: (f, fiber) => base.context(f, fiber)
+  })
+
 /** Whether the API key shows anywhere in how a turn ended or in its conversation. */
 const leaksKey = (exit: Exit.Exit<unknown, unknown>, history: ReadonlyArray<Message.Message>): boolean => {
   const seen = [JSON.stringify(history)]
@@ -512,7 +540,13 @@ const batch = (options: Options, from: number, to: number, tally: Tally): Effect
           ? Stream.runDrain(Turn.stream(turnOptions))
           : Effect.asVoid(Turn.run(turnOptions))
         const begun = performance.now()
-        const fiber = yield* turn.pipe(Effect.provideService(LanguageModel.LanguageModel, model), Effect.fork)
+        const base = yield* Effect.tracer
+        const leakingSpans = new Set<string>()
+        const fiber = yield* turn.pipe(
+          Effect.provideService(LanguageModel.LanguageModel, model),
+          Effect.withTracer(keyWatch(base, (span) => leakingSpans.add(span))),
+          Effect.fork
+        )
 
         const first = yield* Effect.raceFirst(
           Effect.as(Fiber.await(fiber), "ended" as const),
@@ -550,6 +584,7 @@ const batch = (options: Options, from: number, to: number, tally: Tally): Effect
         const history = yield* SubscriptionRef.get(conversation)
         for (const found of contentProblems(history, ended.name === "completed", state.fault)) problem(tally, `${label}: ${found}`, "content")
         if (leaksKey(exit, history)) problem(tally, `${label}: the API key shows in how the turn ended or in its conversation`, "key")
+        if (leakingSpans.size > 0) problem(tally, `${label}: the API key shows in the spans ${[...leakingSpans].join(", ")}`, "key")
         if (history.length > 0 && !(history[0]._tag === "User" && history[0].content[0]?._tag === "Text" && history[0].content[0].text === input)) {
           problem(tally, `${label}: the conversation does not start with the turn's input`)
         }
@@ -676,7 +711,7 @@ export const run = (options: Options): Effect.Effect<Report> =>
           ok: tally.problemsOf.content === 0,
           detail: `${tally.problemsOf.content} texts or tool calls sent twice, lost or merged`
         },
-        { name: "keys never leak", ok: tally.problemsOf.key === 0, detail: `${tally.problemsOf.key} turns showed the API key` },
+        { name: "keys never leak", ok: tally.problemsOf.key === 0, detail: `${tally.problemsOf.key} times a turn's error, spans or conversation showed the API key` },
         { name: "no fiber left", ok: main.liveFibers === 0, detail: `${main.liveFibers} supervised fibers still running` },
         {
           name: "connections",
