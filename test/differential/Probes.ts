@@ -15,6 +15,7 @@ export interface Probe {
 
 const parse = (event: WireEvent): any => JSON.parse(event.data)
 
+/** Every probe, each a case of the differential suite. */
 export const probes: ReadonlyArray<Probe> = [
   {
     // The first fragment of getWeather says `willContinue`; a part of a kind neither side knows comes
