@@ -1,6 +1,6 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { type LanguageModel, Message, Tool, Toolkit, Turn } from "@reins/core"
+import { type Chunk as ReinsChunk, LanguageModel as LanguageModelService, type LanguageModel, Message, Tool, Toolkit, Turn } from "@reins/core"
 import { Kimi } from "@reins/kimi"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -227,6 +228,39 @@ describe("interrupting a turn", () => {
         expectValidChatRequest(server.requests[1].json)
       })))
 
+  it.scopedLive("after a tool's uninterruptible work has begun records the result that work produced", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const charged = yield* Ref.make(0)
+        const started = yield* Deferred.make<void>()
+        // The side effect and its receipt happen together: a stop waits for them, and the history
+        // must say the card was charged, or the model would charge it again.
+        const charge = Tool.make("charge", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          handler: () =>
+            Effect.uninterruptible(
+              Deferred.succeed(started, undefined).pipe(
+                Effect.zipRight(Effect.sleep("100 millis")),
+                Effect.zipRight(Ref.updateAndGet(charged, (n) => n + 1)),
+                Effect.map((n) => `receipt ${n}`)
+              )
+            )
+        })
+        server.enqueue(ChatCompletions.reply({ toolCalls: [call("pay", "charge", {}), call("h", "hold", {})] }))
+        const hold = Tool.make("hold", { parameters: Schema.Struct({}), success: Schema.String, handler: () => Effect.never })
+        const conversation = yield* newConversation
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "pay", toolkit: Toolkit.make(charge, hold) }))
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* Ref.get(charged)).toBe(1)
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        const results = history.filter((m): m is Message.ToolResult => m._tag === "ToolResult")
+        expect(results.map((r) => [r.toolCallId, r.isError])).toEqual([["pay", false], ["h", true]])
+        expect(results[0].content).toBe("receipt 1")
+      })))
+
   it.scopedLive("between steps, while the next request awaits its headers", () =>
     withServer((server) =>
       Effect.gen(function*() {
@@ -316,6 +350,63 @@ describe("Turn.stream", () => {
         const end = events.at(-1)!
         expect(end._tag === "TurnEnd" && end.result.usage.outputTokens).toBe(2)
       })))
+})
+
+describe("tool-call ids", () => {
+  it.scopedLive("that a server repeats in every step are made unique, in the events, the history and the next request", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(
+          ChatCompletions.reply({ toolCalls: [call("call_0", "clock", { tz: "UTC" })] }),
+          ChatCompletions.reply({ toolCalls: [call("call_0", "clock", { tz: "Asia/Tokyo" }), call("call_0_2", "clock", { tz: "Europe/Paris" })] }),
+          ChatCompletions.reply({ text: "Done." })
+        )
+        const conversation = yield* newConversation
+        const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Turn.stream({ conversation, input: "times?", toolkit: Toolkit.make(clock) })))
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        const ids = history.flatMap((m) => m._tag === "Assistant" ? Message.toolCalls(m).map((c) => c.id) : [])
+        expect(ids).toHaveLength(3)
+        expect(new Set(ids).size).toBe(3)
+        expect(ids[0]).toBe("call_0")
+        // what a UI saw is what the history holds
+        const streamed = events.flatMap((e) => e._tag === "Chunk" && e.chunk._tag === "ToolCallStart" ? [e.chunk.id] : [])
+        expect(streamed).toEqual(ids)
+        const answered = events.flatMap((e) => e._tag === "ToolResult" ? [e.result.toolCallId] : [])
+        expect(answered).toEqual(ids)
+        const sent = (server.requests[2].json as any).messages.flatMap((m: any) => m.tool_calls?.map((c: any) => c.id) ?? [])
+        expect(sent).toEqual(ids)
+      })))
+})
+
+describe("a slow consumer of Turn.stream", () => {
+  it.scopedLive("holds the model's stream back: no more than the turn's buffer is read ahead of it", () =>
+    Effect.gen(function*() {
+      const batch = 64
+      const batches = 2_000
+      let produced = 0
+      const delta: Chunk.Chunk<ReinsChunk.Chunk> = Chunk.makeBy(batch, () => ({ _tag: "TextDelta", text: "abcd" }))
+      const model = Layer.succeed(LanguageModelService.LanguageModel, {
+        provider: "test",
+        model: "m",
+        stream: () =>
+          Stream.concat(
+            Stream.repeatEffectChunk(Effect.sync(() => (produced += batch, delta))).pipe(Stream.take(batch * batches)),
+            Stream.make<Array<ReinsChunk.Chunk>>({ _tag: "Finish", reason: "stop" })
+          )
+      })
+      const conversation = yield* newConversation
+      const events = yield* Stream.toPull(Turn.stream({ conversation, input: "long" }).pipe(Stream.provideLayer(model)))
+      const first = yield* events
+      yield* Effect.sleep("200 millis")
+      // what the first read took, what refills the buffer, and a batch or two in flight: not the answer
+      expect(produced).toBeLessThanOrEqual(2 * Turn.streamBuffer + 2 * batch)
+      let text = 0
+      for (let chunk = Option.some(first); Option.isSome(chunk); chunk = yield* Effect.option(events)) {
+        for (const event of chunk.value) if (event._tag === "Chunk" && event.chunk._tag === "TextDelta") text += event.chunk.text.length
+      }
+      expect(text).toBe(4 * batch * batches)
+    }))
 })
 
 describe("a stopped turn on Kimi", () => {

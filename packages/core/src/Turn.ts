@@ -4,10 +4,15 @@
  * conversation it leaves is valid to continue: the partial answer is kept with
  * `stopReason: "interrupted"`, and every tool call has a result.
  */
+import * as EffectChunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberStatus from "effect/FiberStatus"
 import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { Accumulator } from "./Accumulator.js"
@@ -71,6 +76,92 @@ type Phase =
   | { readonly _tag: "Streaming"; readonly acc: Accumulator }
   | { readonly _tag: "Tools"; readonly calls: ReadonlyArray<Part.ToolCall>; readonly results: Map<string, Message.ToolResult> }
 
+/**
+ * Makes every tool-call id of a step unique in the conversation: some servers send none (and an id
+ * is made per response) or reuse theirs in every step, and providers such as Anthropic reject a
+ * request that repeats one. A repeated id gets a suffix; the chunks are renamed before anything
+ * reads them, so the UI, the history and the results all see the same id.
+ */
+class CallIds {
+  private readonly taken = new Set<string>()
+
+  constructor(history: ReadonlyArray<Message.Message>) {
+    for (const message of history) {
+      if (message._tag === "Assistant") for (const call of Message.toolCalls(message)) this.taken.add(call.id)
+    }
+  }
+
+  /** The chunks with repeated call ids replaced; the same array when none repeats. */
+  rename(chunks: ReadonlyArray<Chunk.Chunk>): ReadonlyArray<Chunk.Chunk> {
+    let out: Array<Chunk.Chunk> | undefined
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]
+      if (chunk._tag !== "ToolCallStart") continue
+      let id = chunk.id
+      if (this.taken.has(id)) {
+        let n = 2
+        while (this.taken.has(`${chunk.id}_${n}`)) n++
+        id = `${chunk.id}_${n}`
+        ;(out ??= chunks.slice())[i] = { ...chunk, id }
+      }
+      this.taken.add(id)
+    }
+    return out ?? chunks
+  }
+}
+
+/** How often a stop checks whether a tool inside an uninterruptible region has finished it. */
+const UNINTERRUPTIBLE_POLL_MS = 5
+
+/** A wait on the wall clock, whatever clock the turn runs under (a test's `TestClock`, say). */
+const wallSleep = (ms: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/**
+ * Stops a running tool and returns how it ended. A tool inside an uninterruptible region (a payment
+ * made, a file written) is let finish that region before it is interrupted, so that a result it
+ * produces there is kept: interrupting it at once would have it finish the work and drop the result,
+ * and the model, told the call was interrupted, could repeat its side effect.
+ */
+const stopTool = <A>(fiber: Fiber.RuntimeFiber<A>): Effect.Effect<Exit.Exit<A>> =>
+  Effect.gen(function*() {
+    while (true) {
+      const status = yield* Fiber.status(fiber)
+      if (FiberStatus.isDone(status) || RuntimeFlags.interruption(status.runtimeFlags)) return yield* Fiber.interrupt(fiber)
+      yield* Effect.race(Effect.asVoid(Fiber.await(fiber)), wallSleep(UNINTERRUPTIBLE_POLL_MS))
+    }
+  })
+
+/**
+ * Runs one tool call in a fiber of its own and returns its result. When the turn is stopped, the
+ * tool is stopped with `stopTool`, and a result it still produced is recorded before the stop goes on.
+ */
+const runTool = <Tools extends ReadonlyArray<Tool.Any>>(
+  toolkit: Toolkit.Toolkit<Tools>,
+  call: Part.ToolCall,
+  record: (result: Message.ToolResult) => void
+): Effect.Effect<Message.ToolResult, never, Tool.Requirements<Tools[number]>> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      // Not a child of this fiber: a child would receive the stop at once, with the turn's.
+      const fiber = yield* Effect.forkDaemon(restore(Toolkit.run(toolkit, call)))
+      const awaited = yield* Effect.exit(restore(Fiber.join(fiber)))
+      if (Exit.isSuccess(awaited)) {
+        record(awaited.value)
+        return awaited.value
+      }
+      const finished = yield* Fiber.poll(fiber)
+      const exit = Option.isSome(finished) ? finished.value : yield* stopTool(fiber)
+      if (Exit.isSuccess(exit)) record(exit.value)
+      // A defect of the tool itself goes on as it is; otherwise the turn was stopped.
+      if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) return yield* exit
+      return yield* Effect.interrupt
+    })
+  )
+
 const append = (conversation: Conversation, messages: ReadonlyArray<Message.Message>) =>
   messages.length === 0 ? Effect.void : SubscriptionRef.update(conversation, (history) => [...history, ...messages])
 
@@ -90,14 +181,14 @@ const closing = (phase: Phase, interrupted: boolean): ReadonlyArray<Message.Mess
 
 const loop = <Tools extends ReadonlyArray<Tool.Any>>(
   options: Options<Tools>,
-  emit: ((event: TurnEvent) => Effect.Effect<void>) | undefined
+  emit: ((events: ReadonlyArray<TurnEvent>) => Effect.Effect<void>) | undefined
 ): Effect.Effect<TurnResult, ProviderError, LanguageModel.LanguageModel | Tool.Requirements<Tools[number]>> =>
   Effect.gen(function*() {
     const { conversation } = options
     const toolkit = options.toolkit ?? (Toolkit.empty as unknown as Toolkit.Toolkit<Tools>)
     const maxSteps = options.maxSteps ?? 10
     const model = yield* LanguageModel.LanguageModel
-    const notify = emit ?? (() => Effect.void)
+    const notify = (event: TurnEvent) => emit === undefined ? Effect.void : emit([event])
     let phase: Phase = { _tag: "Idle" }
     let usage = Usage.empty
     let stopReason: StopReason = "other"
@@ -113,12 +204,12 @@ const loop = <Tools extends ReadonlyArray<Tool.Any>>(
         const acc = new Accumulator(model)
         phase = { _tag: "Streaming", acc }
         const messages = yield* SubscriptionRef.get(conversation)
+        const ids = new CallIds(messages)
         yield* model.stream({ ...options.request, messages, tools: toolkit.definitions }).pipe(
-          Stream.runForEachChunk((chunks) => {
+          Stream.runForEachChunk((batch) => {
+            const chunks = ids.rename(EffectChunk.toReadonlyArray(batch))
             acc.addAll(chunks)
-            return emit === undefined
-              ? Effect.void
-              : Effect.forEach(chunks, (chunk) => emit({ _tag: "Chunk", step, chunk }), { discard: true })
+            return emit === undefined ? Effect.void : emit(chunks.map((chunk) => ({ _tag: "Chunk", step, chunk })))
           })
         )
         const message = acc.message()
@@ -137,11 +228,8 @@ const loop = <Tools extends ReadonlyArray<Tool.Any>>(
           calls,
           (call) =>
             notify({ _tag: "ToolCallStarted", step, call }).pipe(
-              Effect.zipRight(Toolkit.run(toolkit, call)),
-              Effect.tap((result) => {
-                results.set(call.id, result)
-                return notify({ _tag: "ToolResult", step, result })
-              })
+              Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result))),
+              Effect.flatMap((result) => notify({ _tag: "ToolResult", step, result }))
             ),
           { concurrency: options.concurrency ?? "unbounded", discard: true }
         )
@@ -178,16 +266,23 @@ export const run = <Tools extends ReadonlyArray<Tool.Any> = []>(
   loop(options, undefined).pipe(Effect.withSpan("Turn.run"))
 
 /**
+ * How many events a turn streams ahead of its consumer. A consumer that stops reading (a UI in the
+ * background) holds the turn back there, and with it the model's stream and its socket: the heap
+ * does not grow with the length of the answer.
+ */
+export const streamBuffer = 256
+
+/**
  * The same turn as a stream of events for a UI. Ending the stream early (a closed page, a Stop
- * button) interrupts the turn.
+ * button) interrupts the turn. At most `streamBuffer` events wait for a slow consumer.
  */
 export const stream = <Tools extends ReadonlyArray<Tool.Any> = []>(
   options: Options<Tools>
 ): Stream.Stream<TurnEvent, ProviderError, LanguageModel.LanguageModel | Tool.Requirements<Tools[number]>> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
-      const mailbox = yield* Mailbox.make<TurnEvent, ProviderError>()
-      yield* loop(options, (event) => mailbox.offer(event)).pipe(
+      const mailbox = yield* Mailbox.make<TurnEvent, ProviderError>({ capacity: streamBuffer })
+      yield* loop(options, (events) => mailbox.offerAll(events)).pipe(
         Mailbox.into(mailbox),
         Effect.withSpan("Turn.stream"),
         Effect.forkScoped
