@@ -70,14 +70,18 @@ export const pieces = (units: ReadonlyArray<Unit>): Array<Piece> => {
   return out
 }
 
-/** A tool call's arguments as JSON, or what arrived when it is not JSON. */
-export const parseArguments = (text: string): unknown => {
+/** Whether `text` is one JSON value. */
+export const isJson = (text: string): boolean => {
   try {
-    return JSON.parse(text)
+    JSON.parse(text)
+    return true
   } catch {
-    return { unparsed: text }
+    return false
   }
 }
+
+/** A tool call's arguments as JSON, or what arrived when it is not JSON. */
+export const parseArguments = (text: string): unknown => (isJson(text) ? JSON.parse(text) : { unparsed: text })
 
 /** A failure from anything thrown. */
 export const failure = (error: unknown): Failure => ({

@@ -107,12 +107,14 @@ const responses = (client: OpenAI) => async (): Promise<Outcome.Outcome> => {
         if (signed) signatures.push(signature as string)
         break
       }
-      case "message":
-        ;(item.content ?? []).forEach((part: any, i: number) => {
+      case "message": {
+        const parts: Array<any> = item.content ?? []
+        parts.forEach((part, i) => {
           if (part.type === "refusal") refused = true
           units.push({ kind: "text", text: String(part.type === "refusal" ? part.refusal : part.text ?? ""), separator: i === 0 ? "\n\n" : "" })
         })
         break
+      }
       case "function_call":
         units.push({ kind: "tool", text: item.name })
         toolCalls.push({ id: item.call_id, name: item.name, arguments: Outcome.parseArguments(item.arguments) })
@@ -172,8 +174,9 @@ const anthropic = (client: Anthropic) => async (): Promise<Outcome.Outcome> => {
         signatures.push(block.data)
         break
       case "tool_use": {
+        // the SDK's parse of the input, unless the JSON it accumulated (kept in `__json_buf`) is cut short
         const raw: unknown = block.__json_buf
-        const args = typeof raw === "string" && raw !== "" ? Outcome.parseArguments(raw) : block.input
+        const args = typeof raw === "string" && raw !== "" && !Outcome.isJson(raw) ? { unparsed: raw } : block.input
         units.push({ kind: "tool", text: block.name })
         toolCalls.push({ id: block.id, name: block.name, arguments: args })
         break
