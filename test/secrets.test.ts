@@ -13,7 +13,7 @@ import { LanguageModel, Message, type ProviderConfig, Retry, Tool, Toolkit, Turn
 import { Google, GoogleConfig } from "@reins/google"
 import { Kimi } from "@reins/kimi"
 import { ChatConfig, OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { ChatCompletions, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
+import { Chaos, ChatCompletions, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -73,6 +73,8 @@ type Settings = Pick<ProviderConfig.Common, "retry" | "timeouts">
 /** One provider layer and the wire format its server speaks. */
 interface Provider {
   readonly name: string
+  /** The wire format its server speaks, for the faults that `Chaos` scripts. */
+  readonly format: Chaos.Format
   /** The layer on a server at `url` (the host root), with the key as given. */
   readonly layer: (url: string, apiKey: Redacted.Redacted | string, settings: Settings) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>
   /** The layer that reads its key and base URL from the environment. */
@@ -108,6 +110,7 @@ const chatFormat = {
 const providers: ReadonlyArray<Provider> = [
   {
     name: "OpenAiChat",
+    format: "ChatCompletions",
     layer: (url, apiKey, settings) => OpenAiChat.layer({ model: "m", apiKey, baseUrl: `${url}/v1`, ...settings }),
     layerConfig: OpenAiChat.layerConfig({ model: "m", retry: noRetry }),
     env: (url) => [["OPENAI_API_KEY", KEY], ["OPENAI_BASE_URL", `${url}/v1`]],
@@ -118,6 +121,7 @@ const providers: ReadonlyArray<Provider> = [
   },
   {
     name: "OpenAiResponses",
+    format: "Responses",
     layer: (url, apiKey, settings) => OpenAiResponses.layer({ model: "m", apiKey, baseUrl: `${url}/v1`, ...settings }),
     layerConfig: OpenAiResponses.layerConfig({ model: "m", retry: noRetry }),
     env: (url) => [["OPENAI_API_KEY", KEY], ["OPENAI_BASE_URL", `${url}/v1`]],
@@ -133,6 +137,7 @@ const providers: ReadonlyArray<Provider> = [
   },
   {
     name: "Anthropic",
+    format: "Messages",
     layer: (url, apiKey, settings) => Anthropic.layer({ model: "m", apiKey, baseUrl: url, ...settings }),
     layerConfig: Anthropic.layerConfig({ model: "m", retry: noRetry }),
     env: (url) => [["ANTHROPIC_API_KEY", KEY], ["ANTHROPIC_BASE_URL", url]],
@@ -148,6 +153,7 @@ const providers: ReadonlyArray<Provider> = [
   },
   {
     name: "Google",
+    format: "Gemini",
     layer: (url, apiKey, settings) => Google.layer({ model: "gemini-test", apiKey, baseUrl: url, ...settings }),
     layerConfig: Google.layerConfig({ model: "gemini-test", retry: noRetry }),
     // the fallback name: GEMINI_API_KEY is covered by the fromEnv check
@@ -164,6 +170,7 @@ const providers: ReadonlyArray<Provider> = [
   },
   {
     name: "Kimi",
+    format: "ChatCompletions",
     layer: (url, apiKey, settings) => Kimi.layer({ apiKey, baseUrl: `${url}/v1`, ...settings }),
     layerConfig: Kimi.layerConfig({ retry: noRetry }),
     env: (url) => [["MOONSHOT_API_KEY", KEY], ["MOONSHOT_BASE_URL", `${url}/v1`]],
@@ -238,6 +245,11 @@ describe.each(providers)("$name keeps its key secret", (provider) => {
         yield* call(redacted, "ConnectionError")
         server.enqueue(provider.streamError)
         yield* call(redacted, "ProviderStreamError")
+        // a server or proxy that sends the key back, in an error body and a header, or in a stream's error event
+        server.enqueue(Chaos.script({ format: provider.format, fault: "KeyEcho" }))
+        yield* call(redacted, "AuthenticationError")
+        server.enqueue(Chaos.script({ format: provider.format, fault: "KeyEchoEvent", at: 1 }))
+        yield* call(redacted, "ProviderStreamError")
         server.enqueue({ ...provider.reply(), headersDelay: 5_000 })
         yield* call(model(KEY, { timeouts: { headers: "50 millis" } }), "HeadersTimeout")
         server.enqueue(Script.make([first, Script.stall()]))
@@ -260,7 +272,7 @@ describe.each(providers)("$name keeps its key secret", (provider) => {
       expect(server.requests.length).toBeGreaterThan(10)
       for (const record of server.requests) expect(provider.sentKey(record)).toBe(KEY)
 
-      expect(errors.length).toBe(9)
+      expect(errors.length).toBe(11)
       for (const error of errors) expectNoKey(`the error ${(error as { readonly _tag?: string })._tag}`, renderings(error))
       expect(lines.length).toBeGreaterThan(0)
       expectNoKey("a log line", lines)

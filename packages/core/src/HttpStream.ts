@@ -279,7 +279,10 @@ export const chunks = (
   const secrets = Secrets.fromHeaders(request.headers)
   const open = (span: Tracer.Span) => {
     const once = Effect.withParentSpan(attempt(client, request, options, decoder, secrets), span)
-    return secrets.length === 0 ? once : Effect.tracerWith((tracer) => Effect.withTracer(once, Secrets.scrubbingTracer(tracer, secrets)))
+    if (secrets.length === 0) return once
+    return Effect.tracerWith((tracer) => Effect.withTracer(once, Secrets.scrubbingTracer(tracer, secrets))).pipe(
+      Effect.mapError((error) => Secrets.scrubError(error, secrets))
+    )
   }
   return withTotalTimeout(
     // One pull under one scope: retries and decoding add no stream layer that every read would
