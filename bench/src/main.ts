@@ -6,11 +6,13 @@
  *   npm run bench                                # everything
  *   BENCH_QUICK=1 npm run bench                  # fewer samples, for a smoke test
  *   BENCH_ONLY=stop,throughput npm run bench     # some scenarios only (names below)
+ *   npm run bench -- --only start,backpressure   # the same, as an argument
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { ProviderServer } from "@reins/testing"
 import * as AgentTurn from "./agentTurn.js"
+import * as Backpressure from "./backpressure.js"
 import * as FirstDelta from "./firstDelta.js"
 import { type Outcome, results, scriptedServer } from "./harness.js"
 import * as Load from "./load.js"
@@ -22,6 +24,8 @@ import * as Fetch from "./peers/fetch.js"
 import * as OpenAiSdk from "./peers/openaiSdk.js"
 import * as PiAi from "./peers/piAi.js"
 import * as Reins from "./peers/reins.js"
+import * as Undici from "./peers/undici.js"
+import * as Start from "./start.js"
 import type { Summary } from "./stats.js"
 import * as Stop from "./stop.js"
 import * as Targets from "./targets.js"
@@ -34,12 +38,19 @@ import * as WorkerServer from "./workerServer.js"
 process.setSourceMapsEnabled(false)
 
 const quick = process.env.BENCH_QUICK === "1"
-const scenarios = ["stop", "stop-worker", "load", "throughput", "first-delta", "turn", "turn-stop"] as const
+const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop"] as const
 type Scenario = typeof scenarios[number]
-const only = process.env.BENCH_ONLY?.split(",").map((name) => name.trim()).filter((name) => name !== "")
+/** The scenarios named by `--only a,b` (or `--only=a,b`), else by `BENCH_ONLY`; all when neither is given. */
+const onlyArgument = (() => {
+  const args = process.argv.slice(2)
+  const at = args.findIndex((arg) => arg === "--only" || arg.startsWith("--only="))
+  if (at === -1) return undefined
+  return args[at].startsWith("--only=") ? args[at].slice("--only=".length) : args[at + 1] ?? ""
+})()
+const only = (onlyArgument ?? process.env.BENCH_ONLY)?.split(",").map((name) => name.trim()).filter((name) => name !== "")
 const unknown = only?.filter((name) => !(scenarios as ReadonlyArray<string>).includes(name)) ?? []
 if (unknown.length > 0) {
-  console.error(`BENCH_ONLY: unknown scenario ${unknown.join(", ")}; the scenarios are ${scenarios.join(", ")}`)
+  console.error(`--only / BENCH_ONLY: unknown scenario ${unknown.join(", ")}; the scenarios are ${scenarios.join(", ")}`)
   process.exit(1)
 }
 const selected = (scenario: Scenario) => only === undefined || only.includes(scenario)
@@ -47,6 +58,10 @@ const selected = (scenario: Scenario) => only === undefined || only.includes(sce
 const STOP = quick ? { warmup: 10, runs: 30 } : { warmup: 50, runs: 300 }
 const LOAD_STREAMS = quick ? 250 : 1000
 const LOAD_ROUNDS = quick ? 1 : 3
+const START_CALLS = quick ? 250 : 1000
+const START = quick ? { warmup: 1, runs: 2 } : { warmup: 1, runs: 5 }
+const BACKPRESSURE_DELTAS = 200_000
+const BACKPRESSURE = quick ? { warmup: 0, runs: 1, pauseMs: 4_000 } : { warmup: 1, runs: 3, pauseMs: 4_000 }
 const DELTAS = 20_000
 const THROUGHPUT = quick ? { warmup: 2, runs: 3 } : { warmup: 10, runs: 9 }
 const THROUGHPUT_BUDGET = quick ? { warmupMs: 2_000, runsMs: 5_000 } : { warmupMs: 10_000, runsMs: 30_000 }
@@ -66,6 +81,7 @@ const notGemini = (client: Client) => client.format !== "gemini"
 const stopClients = [...floor, ...reins, ...reinsHttp.filter(chat), ...peers].filter(notGemini)
 const throughputClients = [...floor, ...reins, ...reinsHttp, ...peers]
 const firstDeltaClients = [...floor, ...reins, ...reinsHttp.filter(chat), ...peers]
+const startClients = [...Undici.clients, ...floor, ...reins, ...reinsHttp].filter(chat)
 const turnClients = [...reins, ...peers].filter((client) => client.turn !== undefined)
 
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, Node ${process.version}`
@@ -104,6 +120,20 @@ if (selected("load")) {
   print(Load.render(`Stop under load: ${LOAD_STREAMS.toLocaleString("en")} stalled streams stopped at once, server in a worker thread (median of ${LOAD_ROUNDS} batch${LOAD_ROUNDS > 1 ? "es" : ""})`, load))
 }
 
+let start: Array<Outcome<Start.Start>> | undefined
+if (selected("start")) {
+  start = await Start.run(startClients, START_CALLS, START)
+  json.start = results(start)
+  print(Start.render(`Starting many calls at once: ${START_CALLS.toLocaleString("en")} calls started together, server in a worker thread; ms from the start to every call's first text delta (median of ${START.runs} interleaved bursts after ${START.warmup} warm-up round${START.warmup === 1 ? "" : "s"})`, start))
+}
+
+let backpressure: Backpressure.Results | undefined
+if (selected("backpressure")) {
+  backpressure = await Backpressure.run(BACKPRESSURE_DELTAS, BACKPRESSURE)
+  json.backpressure = Backpressure.json(backpressure)
+  print(Backpressure.render(backpressure))
+}
+
 const server = await scriptedServer()
 
 let speed: Array<Outcome<Throughput.Throughput>> | undefined
@@ -136,7 +166,17 @@ if (selected("turn-stop")) {
 }
 await disposeAll()
 
-const targets = Targets.evaluate({ stop: stopLocal, stopWorker: stopRemote, load, loadStreams: LOAD_STREAMS, throughput: speed, firstDelta: first })
+const targets = Targets.evaluate({
+  stop: stopLocal,
+  stopWorker: stopRemote,
+  load,
+  loadStreams: LOAD_STREAMS,
+  start,
+  startCalls: START_CALLS,
+  backpressure,
+  throughput: speed,
+  firstDelta: first
+})
 if (targets.length > 0) {
   json.targets = targets
   print(Targets.render(targets))

@@ -3,9 +3,11 @@
  * fastest peer on the same wire format, from whichever scenarios ran.
  */
 import { type Outcome, table } from "./harness.js"
+import * as Backpressure from "./backpressure.js"
 import type { Load } from "./load.js"
 import type { Client } from "./peers/client.js"
 import { fmt, type Summary } from "./stats.js"
+import { rawUndiciOf, type Start } from "./start.js"
 import { fastestPeer, type Throughput } from "./throughput.js"
 import * as Wire from "./wire.js"
 
@@ -15,6 +17,9 @@ export interface Inputs {
   readonly stopWorker?: ReadonlyArray<Outcome<Summary>> | undefined
   readonly load?: ReadonlyArray<Outcome<Load>> | undefined
   readonly loadStreams: number
+  readonly start?: ReadonlyArray<Outcome<Start>> | undefined
+  readonly startCalls: number
+  readonly backpressure?: Backpressure.Results | undefined
   readonly throughput?: ReadonlyArray<Outcome<Throughput>> | undefined
   readonly firstDelta?: ReadonlyArray<Outcome<Summary>> | undefined
 }
@@ -65,6 +70,29 @@ export const evaluate = (inputs: Inputs): Array<Target> => {
       format: format.name,
       figure: `${fmt(reins.value.allClosedMs, 1)} ms; ${fmt(reins.value.heapPerStreamKB, 1)} KB`,
       met: `${yes(reins.value.allClosedMs <= 100)} / ${yes(reins.value.heapPerStreamKB < 30)}`
+    })
+  }
+  for (const format of Wire.all) {
+    const [reins] = pick(inputs.start, format.id, "reins")
+    const floor = rawUndiciOf((inputs.start ?? []).filter((o) => o.client.format === format.id))
+    if (reins === undefined || floor === undefined) continue
+    const vsUndici = reins.value.allFirstMs / floor.allFirstMs
+    targets.push({
+      target: `start: ${inputs.startCalls.toLocaleString("en")} calls at once, every first delta within 1.2x raw undici`,
+      format: format.name,
+      figure: `${fmt(reins.value.allFirstMs, 0)} ms against ${fmt(floor.allFirstMs, 0)} ms (${ratio(vsUndici)})`,
+      met: yes(vsUndici <= 1.2)
+    })
+  }
+  const backpressure = inputs.backpressure
+  const turn = backpressure?.readers.find((reader) => reader.name === Backpressure.TARGET)
+  const reference = backpressure !== undefined ? Backpressure.referenceOf(backpressure) : undefined
+  if (turn !== undefined && "value" in turn && reference !== undefined) {
+    targets.push({
+      target: "backpressure: Turn.stream paused, heap growth < 5 MB; the server wrote no more than the socket buffers hold",
+      format: "Chat Completions",
+      figure: `${fmt(turn.value.heapGrowthMB, 2)} MB; ${fmt(turn.value.writtenMB, 2)} MB written, the buffers held ${fmt(reference.writtenMB, 2)} MB`,
+      met: `${yes(turn.value.heapGrowthMB < 5)} / ${yes(turn.value.writtenMB <= reference.writtenMB * Backpressure.TOLERANCE)}`
     })
   }
   for (const format of Wire.all) {

@@ -1,15 +1,39 @@
 /**
- * A ProviderServer that answers every request with a stream that sends one text delta and then
- * falls silent (in the wire format of the request's path), and reports when connections close.
- * It runs in this thread (`local`) or in a worker thread (`remote`), as a remote provider would:
- * its event loop is then not the client's, so the moment it sees a connection close is not
- * delayed by the client's own work. Times are wall-clock milliseconds with sub-millisecond
- * precision (`performance.timeOrigin + performance.now()`), comparable across threads.
+ * Servers that run in a worker thread, as a remote provider would: their event loop is then not
+ * the client's, so what they see (a connection closing, a request arriving, bytes written) is not
+ * delayed by the client's own work, and their memory is not in the client's heap. Times are
+ * wall-clock milliseconds with sub-millisecond precision (`performance.timeOrigin +
+ * performance.now()`), comparable across threads.
+ *
+ * The stall server is defined here: it answers every request with a stream that sends one text
+ * delta and then falls silent (in the wire format of the request's path), and reports when
+ * connections close; it can also run in this thread (`local`). Other servers are modules that
+ * export `serve` (see `Served`) and run with `inWorker`.
  */
 import { ProviderServer, Script } from "@reins/testing"
 import { performance } from "node:perf_hooks"
-import { isMainThread, parentPort, Worker } from "node:worker_threads"
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import * as Wire from "./wire.js"
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across threads. */
+export const now = () => performance.timeOrigin + performance.now()
+
+/** What the main thread may ask a server in a worker: methods of one cloneable argument. */
+export type Methods = { readonly [name: string]: (arg: any) => Promise<any> }
+
+/** A server started by a module's `serve`, in whatever thread loaded it. */
+export interface Served<M extends Methods> {
+  readonly url: string
+  readonly methods: M
+  readonly close: () => Promise<void>
+}
+
+/** A server in a worker thread; each method call is a message to it. */
+export interface InWorker<M extends Methods> {
+  readonly url: string
+  readonly call: M
+  close(): Promise<void>
+}
 
 /** A handle on a stalling server. */
 export interface StallServer {
@@ -23,12 +47,13 @@ export interface StallServer {
   close(): Promise<void>
 }
 
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across threads. */
-export const now = () => performance.timeOrigin + performance.now()
+type StallMethods = {
+  readonly nextRequest: (arg?: unknown) => Promise<number>
+  readonly closed: (id: number) => Promise<number>
+  readonly allClosed: (timeoutMs: number) => Promise<number>
+}
 
-type Methods = Pick<StallServer, "nextRequest" | "closed" | "allClosed">
-
-const serve = async (): Promise<{ readonly url: string; readonly methods: Methods; readonly close: () => Promise<void> }> => {
+const serveStalls = async (): Promise<Served<StallMethods>> => {
   const server = await ProviderServer.start({
     handler: (request) => Wire.byPath(request.path)?.stalled() ?? Script.body(404, { error: "unknown path" })
   })
@@ -62,25 +87,45 @@ const serve = async (): Promise<{ readonly url: string; readonly methods: Method
   }
 }
 
-/** The server in this thread. */
+const stallServer = (url: string, methods: StallMethods, close: () => Promise<void>): StallServer => ({
+  url,
+  nextRequest: () => methods.nextRequest(),
+  closed: (id) => methods.closed(id),
+  allClosed: (timeoutMs) => methods.allClosed(timeoutMs),
+  close
+})
+
+/** The stall server in this thread. */
 export const local = async (): Promise<StallServer> => {
-  const { url, methods, close } = await serve()
-  return { url, ...methods, close }
+  const { url, methods, close } = await serveStalls()
+  return stallServer(url, methods, close)
 }
+
+/** The stall server in a worker thread. */
+export const remote = async (): Promise<StallServer> => {
+  const server = await spawn<StallMethods>(undefined, undefined)
+  return stallServer(server.url, server.call, () => server.close())
+}
+
+/**
+ * The server that `module`'s `serve(options)` starts, in a worker thread. `options` must survive
+ * structured cloning.
+ */
+export const inWorker = <M extends Methods>(module: URL, options?: unknown): Promise<InWorker<M>> => spawn<M>(module.href, options)
 
 interface Call {
   readonly id: number
-  readonly method: keyof Methods
-  readonly arg: number
+  readonly method: string
+  readonly arg: unknown
 }
-type Reply = { readonly id: number; readonly value: number } | { readonly id: number; readonly error: string }
+type Reply = { readonly id: number; readonly value: unknown } | { readonly id: number; readonly error: string }
 
-/** The server in a worker thread; each call is a message to it. */
-export const remote = async (): Promise<StallServer> => {
+const spawn = async <M extends Methods>(module: string | undefined, options: unknown): Promise<InWorker<M>> => {
   const worker = new Worker(new URL("./workerEntry.mjs", import.meta.url), {
-    execArgv: process.execArgv.filter((flag) => flag !== "--expose-gc")
+    execArgv: process.execArgv.filter((flag) => flag !== "--expose-gc"),
+    workerData: { module, options }
   })
-  const pending = new Map<number, { resolve: (value: number) => void; reject: (error: Error) => void }>()
+  const pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>()
   let next = 0
   const url = await new Promise<string>((resolve, reject) => {
     worker.once("error", reject)
@@ -92,25 +137,22 @@ export const remote = async (): Promise<StallServer> => {
       else call.resolve(message.value)
     })
   })
-  const call = (method: keyof Methods) => (arg = 0) =>
-    new Promise<number>((resolve, reject) => {
-      const id = next++
-      pending.set(id, { resolve, reject })
-      worker.postMessage({ id, method, arg } satisfies Call)
-    })
-  return {
-    url,
-    nextRequest: call("nextRequest"),
-    closed: call("closed"),
-    allClosed: call("allClosed"),
-    close: async () => void await worker.terminate()
-  }
+  const call = new Proxy({}, {
+    get: (_, method: string) => (arg?: unknown) =>
+      new Promise((resolve, reject) => {
+        const id = next++
+        pending.set(id, { resolve, reject })
+        worker.postMessage({ id, method, arg } satisfies Call)
+      })
+  }) as M
+  return { url, call, close: async () => void await worker.terminate() }
 }
 
 if (!isMainThread && parentPort !== null) {
   process.setSourceMapsEnabled(false) // as in the main thread; see main.ts
   const port = parentPort
-  const { url, methods } = await serve()
+  const { module, options } = (workerData ?? {}) as { readonly module?: string; readonly options?: unknown }
+  const { url, methods }: Served<Methods> = module === undefined ? await serveStalls() : await (await import(module)).serve(options)
   port.on("message", ({ id, method, arg }: Call) => {
     methods[method](arg).then(
       (value) => port.postMessage({ id, value } satisfies Reply),

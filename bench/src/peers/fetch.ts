@@ -5,7 +5,27 @@
 import * as Wire from "../wire.js"
 import { abortable, apiKey, type Client, model, prompt } from "./client.js"
 
-const body = JSON.stringify({ model, messages: [{ role: "user", content: prompt }], stream: true })
+/** The request body every hand-written client sends. */
+export const body = JSON.stringify({ model, messages: [{ role: "user", content: prompt }], stream: true })
+
+/**
+ * Hands the text of each whole SSE `data:` event in `buffer` to `onText`, and returns what is left
+ * of `buffer` after the last whole event.
+ */
+export const feed = (buffer: string, textOf: (json: any) => string | undefined, onText: (delta: string) => void): string => {
+  let end: number
+  while ((end = buffer.indexOf("\n\n")) !== -1) {
+    const event = buffer.slice(0, end)
+    buffer = buffer.slice(end + 2)
+    const start = event.startsWith("data: ") ? 0 : event.indexOf("\ndata: ") + 1
+    if (start === 0 && !event.startsWith("data: ")) continue
+    const data = event.slice(start + 6)
+    if (data === "[DONE]") continue
+    const text = textOf(JSON.parse(data))
+    if (text) onText(text)
+  }
+  return buffer
+}
 
 /** Reads SSE `data:` events from `response`, handing the text of each to `onText`. */
 const read = async (response: Response, textOf: (json: any) => string | undefined, onText: (delta: string) => void) => {
@@ -14,18 +34,7 @@ const read = async (response: Response, textOf: (json: any) => string | undefine
   for (;;) {
     const { done, value } = await reader.read()
     if (done) return
-    buffer += value
-    let end: number
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const event = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const start = event.startsWith("data: ") ? 0 : event.indexOf("\ndata: ") + 1
-      if (start === 0 && !event.startsWith("data: ")) continue
-      const data = event.slice(start + 6)
-      if (data === "[DONE]") continue
-      const text = textOf(JSON.parse(data))
-      if (text) onText(text)
-    }
+    buffer = feed(buffer + value, textOf, onText)
   }
 }
 
