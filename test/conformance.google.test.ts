@@ -82,6 +82,9 @@ const check = (message: Message.Assistant, expected: GeminiExpected) => {
   for (const part of message.content) if (part._tag === "Reasoning") expect(part.signature).toBeUndefined()
 }
 
+/** Gemini sends no call ids: each call gets one of its own, unique in the conversation. */
+const generatedId = expect.stringMatching(/^call_[0-9A-Za-z]{24}$/)
+
 describeRecorded(
   "Gemini conformance",
   "with recorded streams",
@@ -145,7 +148,7 @@ describeRecorded(
         check(yield* replay(lines("google-tool-call-gemini3.chunks.txt")), {
           parts: ["ToolCall"],
           toolCalls: [{
-            id: "call_0",
+            id: generatedId,
             name: "weather",
             arguments: { location: "San Francisco" },
             signature: {
@@ -172,7 +175,7 @@ describeRecorded(
           parts: ["ToolCall", "ToolCall"],
           toolCalls: [
             {
-              id: "call_0",
+              id: generatedId,
               name: "getWeather",
               arguments: { location: "Boston" },
               signature: {
@@ -182,7 +185,7 @@ describeRecorded(
                 sha256: "d1f61815021fd7304039fe0b257643b641eed2411debfc91334034a5891cf07e"
               }
             },
-            { id: "call_1", name: "getWeather", arguments: { location: "San Francisco" } }
+            { id: generatedId, name: "getWeather", arguments: { location: "San Francisco" } }
           ],
           usage: { inputTokens: 26, outputTokens: 155, reasoningTokens: 132 },
           stopReason: "tool-calls",
@@ -204,7 +207,7 @@ describeRecorded(
           parts: ["Reasoning", "ToolCall", "ToolCall", "ToolCall", "ToolCall"],
           toolCalls: [
             {
-              id: "call_0",
+              id: generatedId,
               name: "read_theme",
               arguments: {},
               signature: {
@@ -214,9 +217,9 @@ describeRecorded(
                 sha256: "240b3953bff3f13a408daa4f1390911c7b180420d61249c248c072204608484b"
               }
             },
-            { id: "call_1", name: "read_screen", arguments: { id: "A" } },
-            { id: "call_2", name: "read_screen", arguments: { id: "B" } },
-            { id: "call_3", name: "read_screen", arguments: { id: "C" } }
+            { id: generatedId, name: "read_screen", arguments: { id: "A" } },
+            { id: generatedId, name: "read_screen", arguments: { id: "B" } },
+            { id: generatedId, name: "read_screen", arguments: { id: "C" } }
           ],
           usage: { inputTokens: 249, outputTokens: 241, reasoningTokens: 183 },
           stopReason: "tool-calls",

@@ -73,18 +73,7 @@ const sdkRefusals: Partial<Record<Recordings.Format, { readonly refusals: Mutati
  * Fields on which Reins disagrees with an SDK and the provider's documentation says Reins is wrong.
  * Each must still disagree on the case as it is: once the decoder is fixed, its entry goes.
  */
-const knownDisagreements: ReadonlyArray<{ readonly case: string; readonly field: string; readonly doc: string }> = [
-  {
-    // GoogleEventDecoder.part (packages/google/src/Events.ts) ends an open streamed call at any part
-    // that is not a function call ("any other part means it is over anyway"), then drops the call's
-    // later fragments, which carry no name. The reference says a fragment with `willContinue: true`
-    // means "another partial message for the current FunctionCall is expected to follow": the call
-    // is over at its own last fragment. Expected arguments {"location":"Boston"}; Reins gives {}.
-    case: "google-stream-tool-call-arguments.chunks.txt with a part of another kind between a streamed call's fragments",
-    field: "toolCalls.0.arguments",
-    doc: "https://googleapis.github.io/js-genai/release_docs/interfaces/types.FunctionCall.html"
-  }
-]
+const knownDisagreements: ReadonlyArray<{ readonly case: string; readonly field: string; readonly doc: string }> = []
 
 /** A case: a recording, or a probe's rewrite of one. */
 interface Case extends Recordings.Recording {

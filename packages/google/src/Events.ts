@@ -276,8 +276,9 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     if (!isObject(part)) return
     const signature = typeof part.thoughtSignature === "string" && part.thoughtSignature !== "" ? part.thoughtSignature : undefined
     if (isObject(part.functionCall)) return this.functionCall(part.functionCall, signature, out)
-    // Gemini closes a streamed call with a fragment of its own; any other part means it is over anyway.
-    this.closeCall(out)
+    // A streamed call stays open until its own fragment without `willContinue` ("another partial
+    // message for the current FunctionCall is expected to follow"), whatever parts come between;
+    // the finish reason closes it at the latest.
     const text = part.text
     if (part.thought === true) {
       if (typeof text === "string" && text !== "") {
