@@ -274,15 +274,17 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       expect(error.body).toContain("context_length_exceeded")
     }))
 
-  it.scopedLive("401: AuthenticationError (the provider's masked key stays masked)", () =>
+  it.scopedLive("401: AuthenticationError (a masked echo of the key keeps no piece of it)", () =>
     Effect.gen(function*() {
       const text = "Incorrect API key provided: sk-test-****-key. You can find your API key at https://platform.openai.com/account/api-keys."
       const error = as(yield* failure(ChatCompletions.error(401, text, { code: "invalid_api_key" })), "AuthenticationError")
       expect(error.status).toBe(401)
       expect(error.retryable).toBe(false)
-      expect(error.providerMessage).toBe(text)
+      // the key's own characters ("sk-test-") go; the mask and the rest of the message stay
+      const shown = text.replace("sk-test-", "<redacted>")
+      expect(error.providerMessage).toBe(shown)
       expect(error.body).toContain("invalid_api_key")
-      expect(error.message).toContain(text)
+      expect(error.message).toContain(shown)
     }))
 
   it.scopedLive("404: StatusError with status 404", () =>
