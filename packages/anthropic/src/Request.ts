@@ -8,6 +8,7 @@
  * lead the user turn that carries them, and a final assistant turn ends without whitespace.
  */
 import type { LanguageModel, Message, Part } from "@reins/core"
+import { RequestIds } from "@reins/core"
 import type { CacheBreakpoint, Effort, Thinking } from "./Config.js"
 
 /** What the encoder needs from the layer. */
@@ -86,43 +87,10 @@ const sendable = (text: string): boolean => text.trim() !== ""
 /** Characters outside the `^[a-zA-Z0-9_-]+$` pattern the API gives `tool_use.id`. */
 const NOT_ID = /[^a-zA-Z0-9_-]/g
 
-/**
- * The ids a request gives its tool calls. The API rejects an id outside its pattern (Kimi's
- * `functions.clock:0`, say) and two `tool_use` blocks with one id (a server that numbers the calls
- * of each response, a history stored before ids were made unique). So an id is sent with other
- * characters as `_`, and one already sent gets the next free `<id>_<n>`; the result that answers
- * a call (the first after it with the conversation's id) is sent with the call's id. The same
- * history always encodes to the same ids, so cached prefixes stay valid.
- */
-class ToolIds {
-  private readonly sent = new Set<string>()
-  /** The calls of the latest assistant message still waiting for a result, by conversation id. */
-  private open = new Map<string, Array<string>>()
+/** An id in the pattern the API gives `tool_use.id` (Kimi's `functions.clock:0` is not). */
+const fitId = (id: string): string => id.replace(NOT_ID, "_") || "call"
 
-  /** Starts an assistant message's calls: results answer the calls of the message before them. */
-  step(): void {
-    this.open = new Map()
-  }
-
-  /** The id a call is sent with. */
-  call(id: string): string {
-    const base = id.replace(NOT_ID, "_") || "call"
-    let wire = base
-    for (let n = 2; this.sent.has(wire); n++) wire = `${base}_${n}`
-    this.sent.add(wire)
-    const open = this.open.get(id)
-    if (open === undefined) this.open.set(id, [wire])
-    else open.push(wire)
-    return wire
-  }
-
-  /** The id a result is sent with: that of the first call it can answer. */
-  result(id: string): string {
-    return this.open.get(id)?.shift() ?? (id.replace(NOT_ID, "_") || "call")
-  }
-}
-
-const assistantBlocks = (message: Message.Assistant, provider: string, ids: ToolIds): Array<Block> => {
+const assistantBlocks = (message: Message.Assistant, provider: string, ids: RequestIds): Array<Block> => {
   // Signatures are only valid where they were made; another provider's reasoning (or reasoning
   // stopped before its signature) would be rejected, so it is left out.
   const replayReasoning = message.provider === provider
@@ -168,7 +136,7 @@ const resultsFirst = (content: Array<Block>): void => {
  */
 export const messages = (history: ReadonlyArray<Message.Message>, provider: string): Array<Turn> => {
   const turns: Array<Turn> = []
-  const ids = new ToolIds()
+  const ids = new RequestIds(fitId)
   const push = (role: Turn["role"], content: ReadonlyArray<Block>) => {
     if (content.length === 0) return
     const last = turns[turns.length - 1]

@@ -112,45 +112,19 @@ export const scrubError = <E extends object>(error: E, secrets: ReadonlyArray<st
   return new Class({ ...error, ...changed })
 }
 
-/** Wraps a span so that string attributes and event attributes are cleaned as they are set. */
-const scrubbingSpan = (span: Tracer.Span, secrets: ReadonlyArray<string>): Tracer.Span => ({
-  _tag: "Span",
-  get name() {
-    return span.name
-  },
-  get spanId() {
-    return span.spanId
-  },
-  get traceId() {
-    return span.traceId
-  },
-  get parent() {
-    return span.parent
-  },
-  get context() {
-    return span.context
-  },
-  get status() {
-    return span.status
-  },
-  get attributes() {
-    return span.attributes
-  },
-  get links() {
-    return span.links
-  },
-  get sampled() {
-    return span.sampled
-  },
-  get kind() {
-    return span.kind
-  },
-  end: (endTime, exit) => span.end(endTime, exit),
-  attribute: (key, value) => span.attribute(key, scrubValue(value, secrets)),
-  event: (name, startTime, attributes) =>
-    span.event(name, startTime, attributes === undefined ? undefined : scrubValue(attributes, secrets)),
-  addLinks: (links) => span.addLinks(links)
-})
+/**
+ * The span with its `attribute` and `event` cleaning what they are given. The span itself is kept
+ * (only those two methods are replaced on it), so that the tracer that made it still sees it end.
+ */
+const scrubbing = (span: Tracer.Span, secrets: ReadonlyArray<string>): Tracer.Span => {
+  const attribute = span.attribute.bind(span)
+  const event = span.event.bind(span)
+  const mutable = span as { -readonly [K in keyof Tracer.Span]: Tracer.Span[K] }
+  mutable.attribute = (key, value) => attribute(key, scrubValue(value, secrets))
+  mutable.event = (name, startTime, attributes) =>
+    event(name, startTime, attributes === undefined ? undefined : scrubValue(attributes, secrets))
+  return span
+}
 
 /**
  * A tracer whose spans clean their attributes: the HTTP client's span records every response
@@ -159,7 +133,7 @@ const scrubbingSpan = (span: Tracer.Span, secrets: ReadonlyArray<string>): Trace
 export const scrubbingTracer = (tracer: Tracer.Tracer, secrets: ReadonlyArray<string>): Tracer.Tracer =>
   Tracer.make({
     span: (name, parent: Option.Option<Tracer.AnySpan>, context, links, startTime, kind, options) =>
-      scrubbingSpan(
+      scrubbing(
         tracer.span(name, parent, context, links, startTime, kind, options?.attributes === undefined ? options : {
           ...options,
           attributes: scrubValue(options.attributes, secrets)

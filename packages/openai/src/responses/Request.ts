@@ -9,6 +9,7 @@
  * ids add nothing. OpenAI's own stateless client (Codex) sends them the same way.
  */
 import type { LanguageModel, Message, Part } from "@reins/core"
+import { RequestIds } from "@reins/core"
 import type { ReasoningSummary } from "./Config.js"
 
 /** The metadata key that marks a tool call as a Responses custom (free-form) tool call. */
@@ -48,41 +49,8 @@ const customInput = (args: string): string => {
   return args
 }
 
-/**
- * The `call_id`s a request gives its tool calls. A `call_id` is "the unique ID of the function tool
- * call", and histories can repeat one (a compatible server that numbers the calls of each response,
- * a history stored before ids were made unique): a call whose id was already sent gets the next
- * free `<id>_<n>`, and the output that answers it (the first after it with the conversation's id)
- * gets the same. The same history always encodes to the same ids.
- */
-class CallIds {
-  private readonly sent = new Set<string>()
-  /** The calls of the latest assistant message still waiting for an output, by conversation id. */
-  private open = new Map<string, Array<string>>()
 
-  /** Starts an assistant message's calls: outputs answer the calls of the message before them. */
-  step(): void {
-    this.open = new Map()
-  }
-
-  /** The `call_id` a call is sent with. */
-  call(id: string): string {
-    let wire = id
-    for (let n = 2; this.sent.has(wire); n++) wire = `${id}_${n}`
-    this.sent.add(wire)
-    const open = this.open.get(id)
-    if (open === undefined) this.open.set(id, [wire])
-    else open.push(wire)
-    return wire
-  }
-
-  /** The `call_id` an output is sent with: that of the first call it can answer. */
-  result(id: string): string {
-    return this.open.get(id)?.shift() ?? id
-  }
-}
-
-const assistantItems = (message: Message.Assistant, provider: string, ids: CallIds, out: Array<Item>): void => {
+const assistantItems = (message: Message.Assistant, provider: string, ids: RequestIds, out: Array<Item>): void => {
   const own = message.provider === provider
   for (const part of message.content) {
     switch (part._tag) {
@@ -120,7 +88,7 @@ const assistantItems = (message: Message.Assistant, provider: string, ids: CallI
 /** The `input` array for a conversation (the request's `system` goes in `instructions` instead). */
 export const input = (history: ReadonlyArray<Message.Message>, provider: string): Array<Item> => {
   const out: Array<Item> = []
-  const ids = new CallIds()
+  const ids = new RequestIds()
   // the `call_id`s of custom tool calls, whose outputs have their own item type
   const customCalls = new Set<string>()
   for (const message of history) {
