@@ -9,7 +9,7 @@ import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { forkStream, interruptStream } from "./support.js"
+import { forkStream, interruptStream, noRetry } from "./support.js"
 
 const transports = [
   { name: "undici", layer: NodeHttpClient.layerUndici, nodeBody: true },
@@ -64,5 +64,22 @@ describe.each(transports)("over the $name transport", ({ layer, nodeBody }) => {
       expect(error._tag).toBe("ProviderStreamError")
       expect(seen.join("")).toBe("Partial")
       expect(server.requests.length).toBe(1)
+    }))
+
+  it.scopedLive("decodes compressed bodies, streamed and error bodies alike, and ends a lingering one at [DONE]", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      const model = OpenAiChat.layer({ model: "m", apiKey: "sk-test-key", baseUrl: `${server.url}/v1`, retry: noRetry, timeouts: { idle: "2 seconds" } })
+        .pipe(Layer.provide(layer))
+      yield* Effect.gen(function*() {
+        for (const encoding of Script.encodings) {
+          server.enqueue({ ...ChatCompletions.reply({ text: `Grüße, ${encoding}`, deltaDelay: 1 }), encoding, linger: true })
+          const message = yield* LanguageModel.generate({ messages: [Message.user("x")] })
+          expect(Message.text(message)).toBe(`Grüße, ${encoding}`)
+          server.enqueue({ ...ChatCompletions.error(503, `Overloaded, ${encoding}`), encoding })
+          const error = yield* Effect.flip(LanguageModel.generate({ messages: [Message.user("x")] }))
+          expect(error).toMatchObject({ _tag: "StatusError", status: 503, providerMessage: `Overloaded, ${encoding}` })
+        }
+      }).pipe(Effect.provide(model))
     }))
 })
