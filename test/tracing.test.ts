@@ -1,3 +1,4 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { LanguageModel, Message, Retry, Tool, Toolkit, Turn } from "@reins/core"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
@@ -6,7 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { chatModel, connectionClosed, forkStream, type RecordedSpan, recordingTracer } from "./support.js"
+import { chatModel, connectionClosed, forkStream, type RecordedSpan, recordingTracer, transports } from "./support.js"
 
 const request = { messages: [Message.user("Hi")] }
 const calls = (spans: ReadonlyArray<RecordedSpan>) => spans.filter((span) => span.name === "LanguageModel.stream")
@@ -29,9 +30,25 @@ describe("a provider call's span", () => {
       const [call, ...others] = calls(spans)
       expect(others).toEqual([])
       expect(call.parent).toBe("LanguageModel.generate")
-      expect(Object.fromEntries(call.attributes)).toMatchObject({ provider: "openai", model: "asked-model" })
+      expect(Object.fromEntries(call.attributes)).toMatchObject({ provider: "openai", model: "asked-model", "reins.body_path": "node" })
       expect(call.exit !== undefined && Exit.isSuccess(call.exit)).toBe(true)
       expect(http(spans).map((span) => span.parent)).toEqual(["LanguageModel.stream", "LanguageModel.stream"])
+    }))
+
+  it.scopedLive("records the body path that ran: node on @effect/platform-node's clients, portable on fetch", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      const clients = [...transports.map((t) => ({ ...t, path: "node" })), { name: "fetch", layer: FetchHttpClient.layer, path: "portable" }]
+      for (const client of clients) {
+        server.enqueue(ChatCompletions.reply({ text: "Hello" }))
+        const spans: Array<RecordedSpan> = []
+        yield* LanguageModel.generate(request).pipe(
+          Effect.provide(chatModel(server, {}, client.layer)),
+          Effect.withTracer(recordingTracer(spans))
+        )
+        const [call] = calls(spans)
+        expect([client.name, call.attributes.get("reins.body_path")]).toEqual([client.name, client.path])
+      }
     }))
 
   it.scopedLive("ends with the failure of a failed call, and as interrupted when the call is stopped", () =>

@@ -278,7 +278,7 @@ export const chunks = (
 ): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
   const secrets = Secrets.fromHeaders(request.headers)
   const open = (span: Tracer.Span) => {
-    const once = Effect.withParentSpan(attempt(client, request, options, decoder, secrets), span)
+    const once = Effect.withParentSpan(attempt(client, request, options, decoder, secrets, span), span)
     if (secrets.length === 0) return once
     return Effect.tracerWith((tracer) => Effect.withTracer(once, Secrets.scrubbingTracer(tracer, secrets))).pipe(
       Effect.mapError((error) => Secrets.scrubError(error, secrets))
@@ -319,7 +319,8 @@ const attempt = (
   request: HttpClientRequest.HttpClientRequest,
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder,
-  secrets: ReadonlyArray<string>
+  secrets: ReadonlyArray<string>,
+  span: Tracer.Span
 ): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> =>
   Effect.flatMap(Scope.make(), (requestScope) => {
     // The request has a scope of its own, closed (aborting it) with the attempt's, unless the
@@ -329,15 +330,20 @@ const attempt = (
       Effect.addFinalizer((exit) => released ? Effect.void : Scope.close(requestScope, exit)),
       Scope.extend(execute(client, request, options.provider, options.timeouts), requestScope)
     )
-    return Effect.flatMap(sent, (response) => decodedBody(response, options, decoder, secrets, () => (released = true)))
+    return Effect.flatMap(sent, (response) => decodedBody(response, options, decoder, secrets, span, () => (released = true)))
   })
 
-/** The pull over a 2xx response's decoded body, on the Node fast path when the client has one. */
+/**
+ * The pull over a 2xx response's decoded body, on the Node fast path when the client has one (an
+ * `@effect/platform-node` client), else on the portable path; the call's span records which ran as
+ * `reins.body_path`.
+ */
 const decodedBody = (
   response: HttpClientResponse.HttpClientResponse,
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder,
   secrets: ReadonlyArray<string>,
+  span: Tracer.Span,
   onRelease: () => void
 ): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> => {
     const { provider } = options
@@ -365,6 +371,7 @@ const decodedBody = (
       )
     }
     if (readable !== undefined) {
+      span.attribute("reins.body_path", "node")
       return Effect.map(
         BodyReader.pull(readable, {
           decode: feed,
@@ -381,6 +388,7 @@ const decodedBody = (
       )
     }
     // The portable path (fetch, browsers): the client has decoded the body already.
+    span.attribute("reins.body_path", "portable")
     const bytes = Stream.mapError(response.stream, connectionError(provider))
     return Effect.map(
       Stream.toPull(resetBy === "chunks" ? bytes : Stream.timeoutFail(bytes, onIdle, idleTimeout)),
