@@ -10,7 +10,7 @@ import { interleaved, type Outcome, outcomeTable, type Rounds, settle, withTimeo
 import type { Client, Running } from "./peers/client.js"
 import * as ReplyServer from "./replyServer.js"
 import { fmt, summarize } from "./stats.js"
-import { threadCpuMs } from "./threadCpu.js"
+import { listenOverflows, threadCpuMs } from "./procfs.js"
 import * as WorkerServer from "./workerServer.js"
 
 /** One burst, or the medians of several; milliseconds from the start of the loop that started the calls. */
@@ -35,6 +35,7 @@ const burst = async (client: Client, calls: number, timeoutMs: number): Promise<
     let cpuAtLastFirst: number | undefined
     let allFirst!: () => void
     const arrived = new Promise<void>((resolve) => allFirst = resolve)
+    const overflowsBefore = listenOverflows()
     const cpuStart = threadCpuMs()
     const start = WorkerServer.now()
     for (let i = 0; i < calls; i++) {
@@ -55,6 +56,9 @@ const burst = async (client: Client, calls: number, timeoutMs: number): Promise<
     })
     await withTimeout(Promise.race([arrived, ended]), timeoutMs, `${waiting} of ${calls} calls had no text delta`)
     await withTimeout(ended, timeoutMs, "the replies did not end")
+    const overflowed = (listenOverflows() ?? 0) - (overflowsBefore ?? 0)
+    // The machine's counter: another process may have overflowed a queue of its own meanwhile.
+    if (overflowed > 0) console.error(`  start · ${client.name}: ${overflowed} listen queue overflows on this machine during the burst; its requests may have waited a second for a SYN to be resent`)
     const arrivals = await server.call.arrivals(start)
     if (arrivals.length < calls) throw new Error(`only ${arrivals.length} of ${calls} requests reached the server`)
     return {
