@@ -123,7 +123,7 @@ const localAnswer = (request: ProviderServer.RequestRecord): Script.Script => {
 const localModel = Layer.unwrapScoped(
   Effect.map(
     ProviderServer.make({ handler: localAnswer }),
-    (server) => OpenAiChat.layer({ model: "local-reasoner", apiKey: "sk-local", baseUrl: `${server.url}/v1` })
+    (server) => Layer.orDie(OpenAiChat.layer({ model: "local-reasoner", apiKey: "sk-local", baseUrl: `${server.url}/v1` }))
   )
 )
 

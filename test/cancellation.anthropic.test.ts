@@ -18,6 +18,7 @@ const request = { messages: [Message.user("Think hard")] }
 
 const model = (server: ProviderServer.ProviderServer) =>
   Anthropic.layer({ model: "claude-test", apiKey: Redacted.make("sk-ant-secret"), baseUrl: server.url, retry: noRetry }).pipe(
+    Layer.orDie,
     Layer.provide(NodeHttpClient.layerUndici)
   )
 

@@ -25,6 +25,7 @@ const recording = (file: string): string => read("anthropic", file)
 
 const model = (server: ProviderServer.ProviderServer) =>
   Anthropic.layer({ model: "claude-test", apiKey: Redacted.make("sk-ant-test-key"), baseUrl: server.url }).pipe(
+    Layer.orDie,
     Layer.provide(NodeHttpClient.layerUndici)
   )
 

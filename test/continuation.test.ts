@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { conversationProblems, historyProblems, nextInput, requestProblems, type WireFormat, wireFormats } from "./validity.js"
+import type * as ConfigError from "effect/ConfigError"
 
 const args = { tz: "Asia/Tokyo" }
 
@@ -46,7 +47,7 @@ interface Call {
   readonly name: string
 }
 
-type Model = Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>
+type Model = Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient>
 
 /** One provider format: its real layer, and the replies (whole, or cut short) its server sends. */
 interface Wire {

@@ -29,6 +29,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
+import type * as ConfigError from "effect/ConfigError"
 
 /** How the body reaches the decoder. */
 type BodyPath = "node" | "web"
@@ -70,7 +71,7 @@ const noRetry: Retry.Policy = { ...Retry.defaultPolicy, maxRetries: 0 }
 interface Format {
   readonly name: string
   /** The provider's real model service, on whatever client is in context. */
-  readonly make: Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient>
+  readonly make: Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient>
   /** Valid replies with reasoning, text and tool calls, as the provider streams them. */
   readonly replies: ReadonlyArray<Script.Script>
 }

@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as util from "node:util"
+import type * as ConfigError from "effect/ConfigError"
 
 /** What every layer under test is configured with besides its URL. */
 interface Settings {
@@ -33,7 +34,7 @@ interface Settings {
 interface Provider {
   readonly name: string
   readonly format: Chaos.Format
-  readonly layer: (url: string, settings: Settings) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>
+  readonly layer: (url: string, settings: Settings) => Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient>
 }
 
 const apiKey = Redacted.make("sk-test-key")

@@ -28,6 +28,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as http from "node:http"
 import * as util from "node:util"
 import { type RecordedSpan, recordingTracer } from "./support.js"
+import type * as ConfigError from "effect/ConfigError"
 
 const KEY = "sk-SECRET-abc123"
 /** Any recognisable piece of the key counts as a leak, not only the whole of it. */
@@ -76,7 +77,7 @@ interface Provider {
   /** The wire format its server speaks, for the faults that `Chaos` scripts. */
   readonly format: Chaos.Format
   /** The layer on a server at `url` (the host root), with the key as given. */
-  readonly layer: (url: string, apiKey: Redacted.Redacted | string, settings: Settings) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>
+  readonly layer: (url: string, apiKey: Redacted.Redacted | string, settings: Settings) => Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient>
   /** The layer that reads its key and base URL from the environment. */
   readonly layerConfig: Layer.Layer<LanguageModel.LanguageModel, unknown, HttpClient.HttpClient>
   /** The variables `layerConfig` reads: the key's, and the base URL's with the value it needs for a root `url`. */
@@ -207,7 +208,7 @@ describe.each(providers)("$name keeps its key secret", (provider) => {
       const errors: Array<unknown> = []
       const server = yield* ProviderServer.make()
       const model = (apiKey: Redacted.Redacted | string, settings: Settings = {}, url = server.url) =>
-        provider.layer(url, apiKey, { retry: noRetry, ...settings }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+        provider.layer(url, apiKey, { retry: noRetry, ...settings }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
       /** Runs one call, logging its failure as an application would, and keeps the error. */
       const call = (layer: Layer.Layer<LanguageModel.LanguageModel>, expected: string | undefined) =>
         LanguageModel.generate(request).pipe(

@@ -36,6 +36,7 @@ export const chatModel = (
   transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
 ): Layer.Layer<LanguageModel.LanguageModel> =>
   OpenAiChat.layer({ model: "test-model", apiKey: Redacted.make("sk-test-key"), baseUrl: `${server.url}/v1`, ...options }).pipe(
+    Layer.orDie,
     Layer.provide(transport)
   )
 

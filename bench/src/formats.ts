@@ -7,17 +7,17 @@ import type { LanguageModel } from "@reins/core"
 import { Google } from "@reins/google"
 import { OpenAiChat, OpenAiResponses } from "@reins/openai"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Wire from "./wire.js"
 
 const apiKey = "sk-bench"
 
 /** Each format's Reins layer, with the base URL written as the provider's SDK takes it. */
 export const layers: Record<Wire.FormatId, (serverUrl: string) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>> = {
-  chat: (url) => OpenAiChat.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }),
-  responses: (url) => OpenAiResponses.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }),
-  messages: (url) => Anthropic.layer({ model: "bench", apiKey, baseUrl: url }),
-  gemini: (url) => Google.layer({ model: "bench", apiKey, baseUrl: url })
+  chat: (url) => OpenAiChat.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }).pipe(Layer.orDie),
+  responses: (url) => OpenAiResponses.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }).pipe(Layer.orDie),
+  messages: (url) => Anthropic.layer({ model: "bench", apiKey, baseUrl: url }).pipe(Layer.orDie),
+  gemini: (url) => Google.layer({ model: "bench", apiKey, baseUrl: url }).pipe(Layer.orDie)
 }
 
 /** One wire format with a long reply in it. */

@@ -23,13 +23,13 @@ const common = { model: "test-model", apiKey: Redacted.make("sk-test-key"), retr
 export const layer = (format: Format, server: ProviderServer.ProviderServer): Layer.Layer<LanguageModel.LanguageModel> => {
   switch (format) {
     case "chat":
-      return OpenAiChat.layer({ ...common, baseUrl: `${server.url}/v1` }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      return OpenAiChat.layer({ ...common, baseUrl: `${server.url}/v1` }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
     case "responses":
-      return OpenAiResponses.layer({ ...common, baseUrl: `${server.url}/v1` }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      return OpenAiResponses.layer({ ...common, baseUrl: `${server.url}/v1` }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
     case "anthropic":
-      return Anthropic.layer({ ...common, baseUrl: server.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      return Anthropic.layer({ ...common, baseUrl: server.url }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
     case "gemini":
-      return Google.layer({ ...common, baseUrl: server.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      return Google.layer({ ...common, baseUrl: server.url }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
   }
 }
 

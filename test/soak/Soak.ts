@@ -531,6 +531,7 @@ const batch = (options: Options, from: number, to: number, tally: Tally): Effect
         labels.set(String(index), label)
 
         const model = yield* state.format.make(server.url, { [TURN_HEADER]: String(index) }, retry).pipe(
+          Effect.orDie,
           Effect.provideService(HttpClient.HttpClient, client)
         )
         const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])

@@ -14,6 +14,7 @@ import { OpenAiChat, OpenAiResponses } from "@reins/openai"
 import { Chaos, ChatCompletions, Gemini, Messages, Responses, Script } from "@reins/testing"
 import type * as Effect from "effect/Effect"
 import type { WireFormat } from "../validity.js"
+import type * as ConfigError from "effect/ConfigError"
 
 /** A tool call the scripted model makes. */
 export interface Call {
@@ -49,7 +50,7 @@ export interface Format {
     baseUrl: string,
     headers: Record<string, string>,
     retry: Retry.Policy
-  ) => Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient>
+  ) => Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient>
   /** A step that reasons (signed, where the format signs), says a little, and calls `calls`. */
   readonly toolStep: (calls: ReadonlyArray<Call>, options: ReplyOptions) => Script.Script
   /** The final answer: reasoning and text, no calls. */

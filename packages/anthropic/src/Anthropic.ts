@@ -20,8 +20,7 @@ import * as AnthropicRequest from "./Request.js"
 
 export type { CacheBreakpoint, Effort, Options, Thinking } from "./Config.js"
 
-/** Builds the model service on the HttpClient in context. */
-export const make = (options: AnthropicConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+const build = (options: AnthropicConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const provider = options.provider ?? "anthropic"
     const apiKey = ProviderConfig.redact(options.apiKey)
@@ -55,12 +54,27 @@ export const make = (options: AnthropicConfig.Options): Effect.Effect<LanguageMo
     }
   })
 
-/** The model as a layer. */
-export const layer = (options: AnthropicConfig.Options): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+/**
+ * Builds the model service on the HttpClient in context, once the options pass
+ * `ProviderConfig.check`: a ConfigError, before any request, for a base URL that is not an http or
+ * https URL or for a missing key when the server is not on this machine.
+ */
+export const make = (
+  options: AnthropicConfig.Options
+): Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Effect.flatMap(ProviderConfig.check(options, AnthropicConfig.endpoint), build)
+
+/** The model as a layer; fails to build with a ConfigError as `make` does. */
+export const layer = (
+  options: AnthropicConfig.Options
+): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(LanguageModel.LanguageModel, make(options))
 
-/** The model as a layer, with the key and base URL read from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
+/**
+ * The model as a layer, with the key and base URL read from `ANTHROPIC_API_KEY` and
+ * `ANTHROPIC_BASE_URL`; its ConfigErrors name those variables.
+ */
 export const layerConfig = (
   options: AnthropicConfig.Options
 ): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(AnthropicConfig.fromEnv(options), make))
+  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(AnthropicConfig.fromEnv(options), build))

@@ -45,6 +45,17 @@ export const defaultMaxTokens = 8192
 /** The `anthropic-version` header value this package speaks. */
 export const apiVersion = "2023-06-01"
 
-/** Reads the key and base URL from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`; `options` override them. */
+/** The variables `layerConfig` reads, and where the API lives when they name no other place. */
+export const endpoint: ProviderConfig.Endpoint = {
+  apiKey: ["ANTHROPIC_API_KEY"],
+  baseUrl: "ANTHROPIC_BASE_URL",
+  defaultBaseUrl
+}
+
+/**
+ * Reads the key and base URL from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`; `options` override
+ * them. Fails with a `ConfigError` naming the variable when the base URL is not an http or https
+ * URL, or when there is no key for a server that is not on this machine.
+ */
 export const fromEnv = (options: Options): Effect.Effect<Options, ConfigError.ConfigError> =>
-  ProviderConfig.fromEnv(options, { apiKey: ["ANTHROPIC_API_KEY"], baseUrl: "ANTHROPIC_BASE_URL" })
+  ProviderConfig.fromEnv(options, endpoint)

@@ -21,8 +21,7 @@ import * as GoogleRequest from "./Request.js"
 
 export type { Options } from "./Config.js"
 
-/** Builds the model service on the HttpClient in context. */
-export const make = (options: GoogleConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+const build = (options: GoogleConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (httpClient) => {
     const provider = options.provider ?? "google"
     const apiKey = ProviderConfig.redact(options.apiKey)
@@ -51,15 +50,27 @@ export const make = (options: GoogleConfig.Options): Effect.Effect<LanguageModel
     }
   })
 
-/** The model as a layer. */
-export const layer = (options: GoogleConfig.Options): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+/**
+ * Builds the model service on the HttpClient in context, once the options pass
+ * `ProviderConfig.check`: a ConfigError, before any request, for a base URL that is not an http or
+ * https URL or for a missing key when the server is not on this machine.
+ */
+export const make = (
+  options: GoogleConfig.Options
+): Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Effect.flatMap(ProviderConfig.check(options, GoogleConfig.endpoint), build)
+
+/** The model as a layer; fails to build with a ConfigError as `make` does. */
+export const layer = (
+  options: GoogleConfig.Options
+): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(LanguageModel.LanguageModel, make(options))
 
 /**
  * The model as a layer, with the key read from `GEMINI_API_KEY` (else `GOOGLE_API_KEY`) and the
- * base URL from `GEMINI_BASE_URL`.
+ * base URL from `GEMINI_BASE_URL`; its ConfigErrors name those variables.
  */
 export const layerConfig = (
   options: GoogleConfig.Options
 ): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(GoogleConfig.fromEnv(options), make))
+  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(GoogleConfig.fromEnv(options), build))

@@ -1,7 +1,8 @@
 /**
  * Options of the Kimi layer: the Chat Completions options with Moonshot's defaults and thinking.
  */
-import type { OpenAiChat } from "@reins/openai"
+import type { ProviderConfig } from "@reins/core"
+import { ChatConfig, type OpenAiChat } from "@reins/openai"
 
 /** What the Kimi layer needs. */
 export interface Options extends Omit<OpenAiChat.Options, "provider" | "dialect"> {
@@ -17,3 +18,6 @@ export const defaultBaseUrl = "https://api.moonshot.ai/v1"
 
 /** The model used when none is given. */
 export const defaultModel = "kimi-k2.6"
+
+/** The variables `layerConfig` reads, and where the API lives when they name no other place. */
+export const endpoint: ProviderConfig.Endpoint = ChatConfig.endpoint("MOONSHOT", defaultBaseUrl)

@@ -20,8 +20,7 @@ import * as ChatRequest from "./chat/Request.js"
 export type { Options } from "./chat/Config.js"
 export type { Dialect } from "./chat/Request.js"
 
-/** Builds the model service on the HttpClient in context. */
-export const make = (options: ChatConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+const build = (options: ChatConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
     const provider = options.provider ?? "openai"
     const dialect = { ...ChatRequest.openAiDialect, ...options.dialect }
@@ -44,12 +43,27 @@ export const make = (options: ChatConfig.Options): Effect.Effect<LanguageModel.S
     }
   })
 
-/** The model as a layer. */
-export const layer = (options: ChatConfig.Options): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+/**
+ * Builds the model service on the HttpClient in context, once the options pass
+ * `ProviderConfig.check`: a ConfigError, before any request, for a base URL that is not an http or
+ * https URL or for a missing key when the server is not on this machine.
+ */
+export const make = (
+  options: ChatConfig.Options
+): Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Effect.flatMap(ProviderConfig.check(options, ChatConfig.openAi), build)
+
+/** The model as a layer; fails to build with a ConfigError as `make` does. */
+export const layer = (
+  options: ChatConfig.Options
+): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(LanguageModel.LanguageModel, make(options))
 
-/** The model as a layer, with the key and base URL read from `OPENAI_API_KEY` and `OPENAI_BASE_URL`. */
+/**
+ * The model as a layer, with the key and base URL read from `OPENAI_API_KEY` and `OPENAI_BASE_URL`;
+ * its ConfigErrors name those variables.
+ */
 export const layerConfig = (
   options: ChatConfig.Options
 ): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(ChatConfig.fromEnv("OPENAI", options), make))
+  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(ChatConfig.fromEnv("OPENAI", options), build))

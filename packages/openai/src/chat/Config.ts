@@ -19,14 +19,26 @@ export interface Options extends ProviderConfig.Common {
 /** Where the OpenAI API lives. */
 export const defaultBaseUrl = "https://api.openai.com/v1"
 
+/** The endpoint whose variables are `<PREFIX>_API_KEY` and `<PREFIX>_BASE_URL`. */
+export const endpoint = (prefix: string, baseUrl: string = defaultBaseUrl): ProviderConfig.Endpoint => ({
+  apiKey: [`${prefix}_API_KEY`],
+  baseUrl: `${prefix}_BASE_URL`,
+  defaultBaseUrl: baseUrl
+})
+
+/** The OpenAI API's endpoint: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `https://api.openai.com/v1`. */
+export const openAi: ProviderConfig.Endpoint = endpoint("OPENAI")
+
 /**
- * Reads the key and base URL from `<PREFIX>_API_KEY` and `<PREFIX>_BASE_URL`; `options` override them.
+ * Reads the key and base URL from `<PREFIX>_API_KEY` and `<PREFIX>_BASE_URL`; `options` override
+ * them. Fails with a `ConfigError` naming the variable when the base URL (else `defaultBase`) is
+ * not an http or https URL, or when there is no key for a server that is not on this machine.
  *
  * @example
  * fromEnv("OPENAI", { model: "gpt-5-mini" }) // reads OPENAI_API_KEY and OPENAI_BASE_URL
  */
 export const fromEnv = <O extends Pick<ProviderConfig.Common, "apiKey" | "baseUrl">>(
   prefix: string,
-  options: O
-): Effect.Effect<O, ConfigError.ConfigError> =>
-  ProviderConfig.fromEnv(options, { apiKey: [`${prefix}_API_KEY`], baseUrl: `${prefix}_BASE_URL` })
+  options: O,
+  defaultBase: string = defaultBaseUrl
+): Effect.Effect<O, ConfigError.ConfigError> => ProviderConfig.fromEnv(options, endpoint(prefix, defaultBase))
