@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { LanguageModel, Message, ProviderError, Pull, Retry } from "@reins/core"
+import { LanguageModel, Message, ProviderError, Retry } from "@reins/core"
+import * as Pull from "@reins/core/internal/Pull"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"

@@ -5,7 +5,8 @@
  * may come at any point.
  */
 import type { Chunk, HttpStream, Sse, StopReason, Usage } from "@reins/core"
-import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
+import { HttpStream as Http, ProviderError } from "@reins/core"
+import * as WireValue from "@reins/core/internal/WireValue"
 
 /** Maps an Anthropic `stop_reason` to the common stop reason. */
 export const stopReason = (raw: string): StopReason => {

@@ -10,7 +10,8 @@
  * `ToolCallStart` is sent with the first fragment, so the call shows at once.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
-import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
+import { HttpStream as Http, ProviderError } from "@reins/core"
+import * as WireValue from "@reins/core/internal/WireValue"
 
 /** Maps a Gemini `finishReason` to the common stop reason (`STOP` after function calls is fixed by the decoder). */
 export const stopReason = (raw: string): StopReason => {

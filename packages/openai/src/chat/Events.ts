@@ -8,7 +8,8 @@
  * table "OpenAI-compatible dialects covered" lists the deviations and the servers that send them.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
-import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
+import { HttpStream as Http, ProviderError } from "@reins/core"
+import * as WireValue from "@reins/core/internal/WireValue"
 
 /** Maps a Chat Completions `finish_reason` to the common stop reason. */
 export const stopReason = (raw: string): StopReason => {

@@ -6,7 +6,8 @@
  * by `response.output_item.done`, which carries the finished item.
  */
 import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
-import { HttpStream as Http, ProviderError, WireValue } from "@reins/core"
+import { HttpStream as Http, ProviderError } from "@reins/core"
+import * as WireValue from "@reins/core/internal/WireValue"
 import { customToolKey } from "./Request.js"
 
 /** Maps an incomplete response's `incomplete_details.reason` to the common stop reason. */
