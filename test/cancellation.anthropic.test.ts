@@ -103,6 +103,6 @@ describe("Anthropic cancellation over real HTTP", () => {
         Messages.error("overloaded_error", "Overloaded")
       ]))
       const error = yield* LanguageModel.generate(request).pipe(Effect.provide(model(server)), Effect.flip)
-      expect(error).toMatchObject({ _tag: "ProviderStreamError", code: "overloaded_error", message: "Overloaded", isRetryable: true })
+      expect(error).toMatchObject({ _tag: "ProviderStreamError", code: "overloaded_error", message: "Overloaded", retryable: true })
     }))
 })

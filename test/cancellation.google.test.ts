@@ -135,7 +135,7 @@ describe("Gemini errors arrive typed", () => {
   it.scoped("an error event mid-stream: ProviderStreamError with Google's status as code", () =>
     Effect.gen(function*() {
       const error = yield* failure(Script.make([...Gemini.text("Partial"), Gemini.streamError(503, "The model is overloaded.")]))
-      expect(error).toMatchObject({ _tag: "ProviderStreamError", code: "UNAVAILABLE", isRetryable: true, message: "The model is overloaded." })
+      expect(error).toMatchObject({ _tag: "ProviderStreamError", code: "UNAVAILABLE", retryable: true, message: "The model is overloaded." })
     }))
 
   it.scoped("a body that ends without a finish reason: ConnectionError; with no event: EmptyResponse", () =>

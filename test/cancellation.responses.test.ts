@@ -132,7 +132,7 @@ describe("OpenAI Responses: failures are typed", () => {
       )
       yield* Effect.gen(function*() {
         const failed = yield* Effect.flip(LanguageModel.generate(request))
-        expect(failed).toMatchObject({ _tag: "ProviderStreamError", code: "server_error", isRetryable: true })
+        expect(failed).toMatchObject({ _tag: "ProviderStreamError", code: "server_error", retryable: true })
         const dropped = yield* Effect.flip(LanguageModel.generate(request))
         expect(dropped._tag).toBe("ConnectionError")
         const truncated = yield* Effect.flip(LanguageModel.generate(request))
@@ -157,7 +157,7 @@ describe("OpenAI Responses: failures are typed", () => {
         yield* nextAnswerWorks
         expect(server.requests).toHaveLength(4)
         const failed = yield* Effect.flip(LanguageModel.generate(request))
-        expect(failed).toMatchObject({ _tag: "ProviderStreamError", code: "server_error", isRetryable: true })
+        expect(failed).toMatchObject({ _tag: "ProviderStreamError", code: "server_error", retryable: true })
         // text had gone downstream, so the retryable error was not retried
         expect(server.requests).toHaveLength(5)
       }).pipe(Effect.provide(responsesModel(server)))

@@ -269,7 +269,7 @@ describeRecorded(
             code: "insufficient_quota",
             message:
               "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
-            isRetryable: false
+            retryable: false
           })
           expect(error.retryable).toBe(false)
           // the response had started: its id and model come out before the error

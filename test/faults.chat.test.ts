@@ -225,7 +225,7 @@ describe("stream content faults", () => {
       )
       const stream = as(error, "ProviderStreamError")
       expect(stream.code).toBe("server_error")
-      expect(stream.isRetryable).toBe(true)
+      expect(stream.retryable).toBe(true)
       expect(stream.retryable).toBe(true)
       expect(stream.message).toBe("The server had an error while processing your request.")
       expect(stream.provider).toBe("openai")

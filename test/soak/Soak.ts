@@ -13,7 +13,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { LanguageModel, Message, type ProviderError, Tool, Toolkit, Turn } from "@reins/core"
+import { LanguageModel, Message, ProviderError, Tool, Toolkit, Turn } from "@reins/core"
 import { Chaos, ProviderServer, type Script } from "@reins/testing"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -294,9 +294,6 @@ const trigger = (state: TurnState): Effect.Effect<void> => {
   }
 }
 
-const isProviderError = (u: unknown): u is ProviderError.ProviderError =>
-  typeof u === "object" && u !== null && "_tag" in u && "retryable" in u && "provider" in u
-
 /** How a turn ended, by name, or why that end is wrong. */
 const outcome = (exit: Exit.Exit<unknown, unknown>, stopped: boolean): { readonly name: string; readonly problem?: string } => {
   if (Exit.isSuccess(exit)) return { name: "completed" }
@@ -304,7 +301,7 @@ const outcome = (exit: Exit.Exit<unknown, unknown>, stopped: boolean): { readonl
     return stopped ? { name: "interrupted" } : { name: "interrupted", problem: "interrupted though nobody stopped it" }
   }
   const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure) && isProviderError(failure.value) && !Cause.isDie(exit.cause)) return { name: `failed: ${failure.value._tag}` }
+  if (Option.isSome(failure) && ProviderError.isProviderError(failure.value) && !Cause.isDie(exit.cause)) return { name: `failed: ${failure.value._tag}` }
   return { name: "defect", problem: `ended in a defect: ${Cause.pretty(exit.cause)}` }
 }
 

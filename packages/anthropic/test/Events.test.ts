@@ -184,13 +184,13 @@ describe("MessagesEventDecoder", () => {
   it("turns an error event mid-stream into a retryable ProviderStreamError", () => {
     const events = [start(), blockStart(0, { type: "text", text: "" }), delta(0, { type: "text_delta", text: "Hel" })]
     expect(() => decode([...events, { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }])).toThrow(
-      expect.objectContaining({ _tag: "ProviderStreamError", code: "overloaded_error", message: "Overloaded", isRetryable: true })
+      expect.objectContaining({ _tag: "ProviderStreamError", code: "overloaded_error", message: "Overloaded", retryable: true })
     )
     expect(() => decode([...events, { type: "error", error: { type: "api_error", message: "Internal" } }])).toThrow(
-      expect.objectContaining({ code: "api_error", isRetryable: true })
+      expect.objectContaining({ code: "api_error", retryable: true })
     )
     expect(() => decode([...events, { type: "error", error: { type: "invalid_request_error", message: "bad" } }])).toThrow(
-      expect.objectContaining({ code: "invalid_request_error", isRetryable: false })
+      expect.objectContaining({ code: "invalid_request_error", retryable: false })
     )
   })
 

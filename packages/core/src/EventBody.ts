@@ -77,7 +77,7 @@ export const unexpectedBody = (provider: string, facts: ResponseFacts, text: str
     requestId: facts.requestId,
     body: ProviderError.excerpt(text, 2048),
     providerMessage: hasError ? providerMessage(error) : title !== undefined && title !== "" ? title : undefined,
-    isRetryable: hasError ? ProviderError.isRetryableErrorObject(error) : json === undefined && RETRYABLE_PAGE.test(text)
+    retryable: hasError ? ProviderError.isRetryableErrorObject(error) : json === undefined && RETRYABLE_PAGE.test(text)
   })
 }
 

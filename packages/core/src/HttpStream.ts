@@ -247,12 +247,9 @@ export const execute = (
   )
 }
 
-const isProviderError = (u: unknown): u is ProviderError.ProviderError =>
-  typeof u === "object" && u !== null && "provider" in u && "retryable" in u && "_tag" in u
-
 /** A value thrown while decoding, as the stream's typed error. */
 const decodeFailure = (provider: string, error: unknown): ProviderError.ProviderError =>
-  isProviderError(error)
+  ProviderError.isProviderError(error)
     ? error
     : new ProviderError.ProtocolError({ provider, message: `could not decode the stream: ${errorMessage(error)}`, excerpt: "", cause: error })
 

@@ -4,6 +4,13 @@
  */
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+
+/** Marks every provider error, so that `isProviderError` can tell one apart from any other value. */
+export const TypeId: unique symbol = Symbol.for("@reins/core/ProviderError")
+
+/** The type of `TypeId`. */
+export type TypeId = typeof TypeId
 
 /** The TCP connection could not be made, was reset, or broke while the response was read. */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<{
@@ -11,6 +18,7 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   readonly message: string
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   get retryable(): boolean {
     return true
   }
@@ -21,6 +29,7 @@ export class HeadersTimeout extends Data.TaggedError("HeadersTimeout")<{
   readonly provider: string
   readonly timeout: Duration.Duration
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `${this.provider}: no response headers within ${String(this.timeout)}`
   }
@@ -34,6 +43,7 @@ export class IdleTimeout extends Data.TaggedError("IdleTimeout")<{
   readonly provider: string
   readonly timeout: Duration.Duration
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `${this.provider}: the stream sent nothing for ${String(this.timeout)}`
   }
@@ -48,6 +58,7 @@ export class ConnectTimeout extends Data.TaggedError("ConnectTimeout")<{
   readonly message: string
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   get retryable(): boolean {
     return true
   }
@@ -61,6 +72,7 @@ export class TotalTimeout extends Data.TaggedError("TotalTimeout")<{
   readonly provider: string
   readonly timeout: Duration.Duration
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return `${this.provider}: the call took longer than ${String(this.timeout)}`
   }
@@ -91,6 +103,7 @@ const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529])
 
 /** An HTTP error status that has no more specific error. */
 export class StatusError extends Data.TaggedError("StatusError")<StatusFields> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return statusMessage(this)
   }
@@ -101,6 +114,7 @@ export class StatusError extends Data.TaggedError("StatusError")<StatusFields> {
 
 /** HTTP 429: the provider asks the client to slow down. */
 export class RateLimited extends Data.TaggedError("RateLimited")<StatusFields> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return statusMessage(this)
   }
@@ -111,6 +125,7 @@ export class RateLimited extends Data.TaggedError("RateLimited")<StatusFields> {
 
 /** HTTP 401 or 403: the key is missing, wrong or lacks permission. */
 export class AuthenticationError extends Data.TaggedError("AuthenticationError")<StatusFields> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return statusMessage(this)
   }
@@ -121,6 +136,7 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
 
 /** The request is longer than the model's context window. */
 export class ContextOverflow extends Data.TaggedError("ContextOverflow")<StatusFields> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     return statusMessage(this)
   }
@@ -137,6 +153,7 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
   readonly excerpt: string
   readonly cause?: unknown
 }> {
+  readonly [TypeId]: TypeId = TypeId
   get retryable(): boolean {
     return false
   }
@@ -148,12 +165,11 @@ export class ProviderStreamError extends Data.TaggedError("ProviderStreamError")
   readonly message: string
   /** The provider's error type or code, such as `server_error` or `overloaded_error`. */
   readonly code?: string | undefined
-  readonly isRetryable: boolean
+  /** Whether the provider's code says the service, not the request, was at fault. */
+  readonly retryable: boolean
   readonly raw?: unknown
 }> {
-  get retryable(): boolean {
-    return this.isRetryable
-  }
+  readonly [TypeId]: TypeId = TypeId
 }
 
 /**
@@ -170,16 +186,14 @@ export class UnexpectedBody extends Data.TaggedError("UnexpectedBody")<{
   readonly body: string
   /** The error message the body held, when it had one. */
   readonly providerMessage?: string | undefined
-  readonly isRetryable: boolean
+  readonly retryable: boolean
 }> {
+  readonly [TypeId]: TypeId = TypeId
   override get message() {
     const what = this.providerMessage !== undefined ? `: ${this.providerMessage}` : `: ${excerpt(this.body, 200)}`
     return `${this.provider}: HTTP ${this.status} sent ${this.contentType ?? "a body"} that is not an event stream${what}${
       this.requestId ? ` (request id ${this.requestId})` : ""
     }`
-  }
-  get retryable(): boolean {
-    return this.isRetryable
   }
 }
 
@@ -188,6 +202,7 @@ export class EmptyResponse extends Data.TaggedError("EmptyResponse")<{
   readonly provider: string
   readonly message: string
 }> {
+  readonly [TypeId]: TypeId = TypeId
   get retryable(): boolean {
     return true
   }
@@ -208,6 +223,19 @@ export type ProviderError =
   | ProviderStreamError
   | UnexpectedBody
   | EmptyResponse
+
+/**
+ * Whether a value is a provider error, of any provider and any copy of this module.
+ *
+ * @example
+ * import { ProviderError } from "@reins/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const orNull = <A>(self: Effect.Effect<A, unknown>) =>
+ *   Effect.catchIf(self, ProviderError.isProviderError, (error) =>
+ *     error.retryable ? Effect.succeed(null) : Effect.fail(error))
+ */
+export const isProviderError = (u: unknown): u is ProviderError => Predicate.hasProperty(u, TypeId)
 
 /** Shortens text for an error excerpt, keeping the head where the cause usually is. */
 export const excerpt = (text: string, max = 512): string =>
@@ -264,7 +292,7 @@ export const fromErrorObject = (provider: string, error: any, raw: unknown = err
     provider,
     message,
     code: code === undefined ? undefined : String(code),
-    isRetryable: isRetryableErrorObject(error),
+    retryable: isRetryableErrorObject(error),
     raw
   })
 }

@@ -216,11 +216,11 @@ describe("GoogleEventDecoder", () => {
 
   it("turns an error object inside the stream into a ProviderStreamError", () => {
     expect(() => decode([response([{ text: "x" }]), { error: { code: 503, message: "The model is overloaded.", status: "UNAVAILABLE" } }]))
-      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "UNAVAILABLE", isRetryable: true, message: "The model is overloaded." }))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "UNAVAILABLE", retryable: true, message: "The model is overloaded." }))
     expect(() => decode([{ error: { code: 400, message: "Bad", status: "INVALID_ARGUMENT" } }]))
-      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "INVALID_ARGUMENT", isRetryable: false }))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "INVALID_ARGUMENT", retryable: false }))
     expect(() => decode([{ error: { code: 500, message: "Internal" } }]))
-      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "500", isRetryable: true }))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "500", retryable: true }))
   })
 
   it("fails a stream cut off before a finish reason, and an empty one", () => {

@@ -108,7 +108,7 @@ describe("ChatEventDecoder", () => {
 
   it("turns an error object inside the stream into a ProviderStreamError", () => {
     expect(() => decode([chunk({ content: "x" }), { error: { message: "The server had an error", type: "server_error" } }]))
-      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", isRetryable: true }))
+      .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", retryable: true }))
   })
 
   it("fails a stream cut off before its finish, and accepts a finish without [DONE]", () => {

@@ -237,17 +237,17 @@ describe("ResponsesEventDecoder", () => {
     const nested = { type: "error", sequence_number: 2, error: { type: "insufficient_quota", code: "insufficient_quota", message: "You exceeded your current quota.", param: null } }
     const failed = { type: "response.failed", response: response("failed", { error: { code: "insufficient_quota", message: "You exceeded your current quota." } }) }
     expect(() => decode([created, nested, failed])).toThrow(
-      expect.objectContaining({ _tag: "ProviderStreamError", code: "insufficient_quota", message: "You exceeded your current quota.", isRetryable: false })
+      expect.objectContaining({ _tag: "ProviderStreamError", code: "insufficient_quota", message: "You exceeded your current quota.", retryable: false })
     )
     const flat = { type: "error", code: "server_error", message: "The server had an error.", param: null }
-    expect(() => decode([created, flat])).toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", isRetryable: true }))
+    expect(() => decode([created, flat])).toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", retryable: true }))
     const untyped = { type: "error", code: null, message: "Something broke.", param: null }
-    expect(() => decode([created, untyped])).toThrow(expect.objectContaining({ code: undefined, message: "Something broke.", isRetryable: false }))
+    expect(() => decode([created, untyped])).toThrow(expect.objectContaining({ code: undefined, message: "Something broke.", retryable: false }))
   })
 
   it("turns response.failed alone into a ProviderStreamError", () => {
     const failed = { type: "response.failed", response: response("failed", { error: { code: "server_error", message: "Try again." } }) }
-    expect(() => decode([created, failed])).toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", message: "Try again.", isRetryable: true }))
+    expect(() => decode([created, failed])).toThrow(expect.objectContaining({ _tag: "ProviderStreamError", code: "server_error", message: "Try again.", retryable: true }))
     expect(() => decode([created, { type: "response.failed", response: response("failed", { error: null }) }]))
       .toThrow(expect.objectContaining({ _tag: "ProviderStreamError", message: "the response failed" }))
   })
