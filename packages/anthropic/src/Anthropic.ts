@@ -7,12 +7,8 @@
  *   Effect.provide(NodeHttpClient.layerUndici)
  * )
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, LanguageModel, ProviderConfig } from "@reins/core"
-import type * as ConfigError from "effect/ConfigError"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import { HttpStream, Provider, ProviderConfig } from "@reins/core"
 import * as Redacted from "effect/Redacted"
 import * as AnthropicConfig from "./Config.js"
 import { MessagesEventDecoder } from "./Events.js"
@@ -20,61 +16,47 @@ import * as AnthropicRequest from "./Request.js"
 
 export type { CacheBreakpoint, Effort, Options, Thinking } from "./Config.js"
 
-const build = (options: AnthropicConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
-  Effect.map(HttpClient.HttpClient, (client) => {
-    const provider = options.provider ?? "anthropic"
-    const apiKey = ProviderConfig.redact(options.apiKey)
-    const url = `${(options.baseUrl ?? AnthropicConfig.defaultBaseUrl).replace(/\/+$/, "")}/v1/messages`
-    const base = HttpClientRequest.post(url).pipe(
-      HttpClientRequest.setHeaders({
-        accept: "text/event-stream",
-        "anthropic-version": AnthropicConfig.apiVersion,
-        ...options.headers
-      }),
-      // The key is unwrapped only here, into the header the API reads.
-      apiKey === undefined ? (request) => request : HttpClientRequest.setHeader("x-api-key", Redacted.value(apiKey))
-    )
-    const encode = {
-      model: options.model,
-      provider,
-      maxTokens: options.maxTokens ?? AnthropicConfig.defaultMaxTokens,
-      thinking: options.thinking,
-      cache: options.cache
-    }
-    return {
-      provider,
-      model: options.model,
-      stream: (request) =>
-        HttpStream.chunks(
-          client,
-          HttpClientRequest.bodyUnsafeJson(base, AnthropicRequest.body(request, encode)),
-          HttpStream.callOptions(provider, options, request),
-          (info) => new MessagesEventDecoder(provider, info)
-        )
-    }
-  })
+const anthropic = Provider.define<AnthropicConfig.Options>(AnthropicConfig.endpoint, (options, client) => {
+  const provider = options.provider ?? "anthropic"
+  const apiKey = ProviderConfig.redact(options.apiKey)
+  const url = Provider.url(options.baseUrl ?? AnthropicConfig.defaultBaseUrl, "/v1/messages")
+  const base = HttpClientRequest.post(url).pipe(
+    HttpClientRequest.setHeaders({
+      accept: "text/event-stream",
+      "anthropic-version": AnthropicConfig.apiVersion,
+      ...options.headers
+    }),
+    // The key is unwrapped only here, into the header the API reads.
+    apiKey === undefined ? (request) => request : HttpClientRequest.setHeader("x-api-key", Redacted.value(apiKey))
+  )
+  const encode = {
+    model: options.model,
+    provider,
+    maxTokens: options.maxTokens ?? AnthropicConfig.defaultMaxTokens,
+    thinking: options.thinking,
+    cache: options.cache
+  }
+  return {
+    provider,
+    model: options.model,
+    stream: (request) =>
+      HttpStream.chunks(
+        client,
+        HttpClientRequest.bodyUnsafeJson(base, AnthropicRequest.body(request, encode)),
+        HttpStream.callOptions(provider, options, request),
+        (info) => new MessagesEventDecoder(provider, info)
+      )
+  }
+})
 
-/**
- * Builds the model service on the HttpClient in context, once the options pass
- * `ProviderConfig.check`: a ConfigError, before any request, for a base URL that is not an http or
- * https URL or for a missing key when the server is not on this machine.
- */
-export const make = (
-  options: AnthropicConfig.Options
-): Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.flatMap(ProviderConfig.check(options, AnthropicConfig.endpoint), build)
+/** Builds the model service on the HttpClient in context; a ConfigError, before any request, for bad options. */
+export const make = anthropic.make
 
 /** The model as a layer; fails to build with a ConfigError as `make` does. */
-export const layer = (
-  options: AnthropicConfig.Options
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, make(options))
+export const layer = anthropic.layer
 
 /**
  * The model as a layer, with the key and base URL read from `ANTHROPIC_API_KEY` and
  * `ANTHROPIC_BASE_URL`; its ConfigErrors name those variables.
  */
-export const layerConfig = (
-  options: AnthropicConfig.Options
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(AnthropicConfig.fromEnv(options), build))
+export const layerConfig = anthropic.layerConfig

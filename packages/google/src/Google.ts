@@ -10,10 +10,8 @@
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, LanguageModel, ProviderConfig } from "@reins/core"
-import type * as ConfigError from "effect/ConfigError"
+import { HttpStream, Provider, ProviderConfig } from "@reins/core"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as GoogleConfig from "./Config.js"
 import { GoogleEventDecoder } from "./Events.js"
@@ -21,56 +19,42 @@ import * as GoogleRequest from "./Request.js"
 
 export type { Options } from "./Config.js"
 
-const build = (options: GoogleConfig.Options): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
-  Effect.map(HttpClient.HttpClient, (httpClient) => {
-    const provider = options.provider ?? "google"
-    const apiKey = ProviderConfig.redact(options.apiKey)
-    const baseUrl = options.baseUrl ?? GoogleConfig.defaultBaseUrl
-    // The platform redacts `authorization` and `x-api-key` in spans, but not Google's header.
-    const client = HttpClient.transform(httpClient, (effect) =>
-      Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, GoogleConfig.apiKeyHeader]))
-    const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers }
-    return {
-      provider,
-      model: options.model,
-      stream: (request) => {
-        const model = request.model ?? options.model
-        const http = HttpClientRequest.post(GoogleRequest.url(baseUrl, model)).pipe(
-          HttpClientRequest.setHeaders(headers),
-          apiKey === undefined ? (r) => r : HttpClientRequest.setHeader(GoogleConfig.apiKeyHeader, Redacted.value(apiKey)),
-          HttpClientRequest.bodyUnsafeJson(GoogleRequest.body(request, { model: options.model, provider }))
-        )
-        return HttpStream.chunks(
-          client,
-          http,
-          HttpStream.callOptions(provider, options, request),
-          (info) => new GoogleEventDecoder(provider, info)
-        )
-      }
+const google = Provider.define<GoogleConfig.Options>(GoogleConfig.endpoint, (options, httpClient) => {
+  const provider = options.provider ?? "google"
+  const apiKey = ProviderConfig.redact(options.apiKey)
+  const baseUrl = options.baseUrl ?? GoogleConfig.defaultBaseUrl
+  // The platform redacts `authorization` and `x-api-key` in spans, but not Google's header.
+  const client = HttpClient.transform(httpClient, (effect) =>
+    Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, GoogleConfig.apiKeyHeader]))
+  const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers }
+  return {
+    provider,
+    model: options.model,
+    stream: (request) => {
+      const model = request.model ?? options.model
+      const http = HttpClientRequest.post(GoogleRequest.url(baseUrl, model)).pipe(
+        HttpClientRequest.setHeaders(headers),
+        apiKey === undefined ? (r) => r : HttpClientRequest.setHeader(GoogleConfig.apiKeyHeader, Redacted.value(apiKey)),
+        HttpClientRequest.bodyUnsafeJson(GoogleRequest.body(request, { model: options.model, provider }))
+      )
+      return HttpStream.chunks(
+        client,
+        http,
+        HttpStream.callOptions(provider, options, request),
+        (info) => new GoogleEventDecoder(provider, info)
+      )
     }
-  })
+  }
+})
 
-/**
- * Builds the model service on the HttpClient in context, once the options pass
- * `ProviderConfig.check`: a ConfigError, before any request, for a base URL that is not an http or
- * https URL or for a missing key when the server is not on this machine.
- */
-export const make = (
-  options: GoogleConfig.Options
-): Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.flatMap(ProviderConfig.check(options, GoogleConfig.endpoint), build)
+/** Builds the model service on the HttpClient in context; a ConfigError, before any request, for bad options. */
+export const make = google.make
 
 /** The model as a layer; fails to build with a ConfigError as `make` does. */
-export const layer = (
-  options: GoogleConfig.Options
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, make(options))
+export const layer = google.layer
 
 /**
- * The model as a layer, with the key read from `GEMINI_API_KEY` (else `GOOGLE_API_KEY`) and the
- * base URL from `GEMINI_BASE_URL`; its ConfigErrors name those variables.
+ * The model as a layer, with the key read from `GEMINI_API_KEY` (else `GOOGLE_API_KEY`) and the base
+ * URL from `GEMINI_BASE_URL`; its ConfigErrors name those variables.
  */
-export const layerConfig = (
-  options: GoogleConfig.Options
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, Effect.flatMap(GoogleConfig.fromEnv(options), build))
+export const layerConfig = google.layerConfig

@@ -4,12 +4,8 @@
  * @example
  * const model = Kimi.layerConfig({ thinking: "enabled" }) // reads MOONSHOT_API_KEY, MOONSHOT_BASE_URL
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
-import { LanguageModel, ProviderConfig } from "@reins/core"
-import { ChatConfig, OpenAiChat } from "@reins/openai"
-import * as Effect from "effect/Effect"
-import type * as ConfigError from "effect/ConfigError"
-import * as Layer from "effect/Layer"
+import { Provider } from "@reins/core"
+import { OpenAiChat } from "@reins/openai"
 import * as KimiConfig from "./Config.js"
 import * as KimiRequest from "./Request.js"
 
@@ -17,34 +13,26 @@ export type { Options } from "./Config.js"
 
 type LayerOptions = Omit<KimiConfig.Options, "model"> & { readonly model?: string | undefined }
 
-const chatOptions = (options: LayerOptions): OpenAiChat.Options => ({
-  ...options,
-  model: options.model ?? KimiConfig.defaultModel,
-  baseUrl: options.baseUrl ?? KimiConfig.defaultBaseUrl,
-  provider: "kimi",
-  dialect: KimiRequest.dialect(options)
-})
+const kimi = Provider.define<LayerOptions>(KimiConfig.endpoint, (options, client) =>
+  OpenAiChat.service({
+    ...options,
+    model: options.model ?? KimiConfig.defaultModel,
+    baseUrl: options.baseUrl ?? KimiConfig.defaultBaseUrl,
+    provider: "kimi",
+    dialect: KimiRequest.dialect(options)
+  }, client))
 
 /**
- * Builds the model service on the HttpClient in context, once the options pass
- * `ProviderConfig.check` against Moonshot's endpoint (its errors name `MOONSHOT_API_KEY`).
+ * Builds the model service on the HttpClient in context; a ConfigError naming `MOONSHOT_API_KEY`,
+ * before any request, for bad options.
  */
-export const make = (
-  options: LayerOptions = {}
-): Effect.Effect<LanguageModel.Service, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Effect.flatMap(ProviderConfig.check(options, KimiConfig.endpoint), (checked) => OpenAiChat.make(chatOptions(checked)))
+export const make = kimi.make
 
 /** The model as a layer; fails to build with a ConfigError as `make` does. */
-export const layer = (
-  options: LayerOptions = {}
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(LanguageModel.LanguageModel, make(options))
+export const layer = kimi.layer
 
 /**
  * The model as a layer, with the key and base URL read from `MOONSHOT_API_KEY` and
  * `MOONSHOT_BASE_URL`; its ConfigErrors name those variables.
  */
-export const layerConfig = (
-  options: LayerOptions = {}
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.unwrapEffect(Effect.map(ChatConfig.fromEnv("MOONSHOT", options, KimiConfig.defaultBaseUrl), layer))
+export const layerConfig = kimi.layerConfig
