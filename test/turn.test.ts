@@ -331,6 +331,47 @@ describe("interrupting a turn", () => {
         const stopReasons = history.filter((m): m is Message.Assistant => m._tag === "Assistant").map((m) => m.stopReason)
         expect(stopReasons.filter((r) => r === "interrupted").length).toBe(4)
       })))
+
+  it.scopedLive("stopWhen and abortable in a pipe, on a turn and on its stream", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const conversation = yield* newConversation
+        const stopSoon = Effect.gen(function*() {
+          const stop = yield* Deferred.make<void>()
+          yield* Effect.fork(Effect.delay(Deferred.succeed(stop, undefined), "50 millis"))
+          return stop
+        })
+
+        server.enqueue(thinkingSilently())
+        const piped = yield* Effect.exit(Turn.run({ conversation, input: "a" }).pipe(Turn.stopWhen(yield* stopSoon)))
+        expect(Exit.isInterrupted(piped)).toBe(true)
+
+        server.enqueue(thinkingSilently())
+        const controller = new AbortController()
+        setTimeout(() => controller.abort(), 50)
+        const abortedExit = yield* Effect.exit(Turn.run({ conversation, input: "b" }).pipe(Turn.abortable(controller.signal)))
+        expect(Exit.isInterrupted(abortedExit)).toBe(true)
+
+        // A stream ends where it is stopped, after the events it had already sent.
+        server.enqueue(thinkingSilently())
+        const events = yield* Turn.stream({ conversation, input: "c" }).pipe(Turn.stopWhen(yield* stopSoon), Stream.runCollect)
+        const tags = Chunk.toReadonlyArray(events).map((event) => event._tag)
+        expect(tags).toContain("StepStart")
+        expect(tags).toContain("Chunk")
+        expect(tags).not.toContain("TurnEnd")
+
+        const already = new AbortController()
+        already.abort()
+        server.enqueue(thinkingSilently())
+        const none = yield* Turn.stream({ conversation, input: "d" }).pipe(Turn.abortable(already.signal), Stream.runCollect)
+        expect(none.length).toBe(0)
+
+        for (const request of server.requests) yield* connectionClosed(server, request.id)
+        const history = yield* SubscriptionRef.get(conversation)
+        const stopReasons = history.filter((m): m is Message.Assistant => m._tag === "Assistant").map((m) => m.stopReason)
+        expect(stopReasons.length).toBeGreaterThanOrEqual(3)
+        expect(stopReasons.every((reason) => reason === "interrupted")).toBe(true)
+      })))
 })
 
 describe("Turn.stream", () => {

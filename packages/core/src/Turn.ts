@@ -9,6 +9,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Function from "effect/Function"
 import * as FiberStatus from "effect/FiberStatus"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
@@ -291,25 +292,52 @@ export const stream = <Tools extends ReadonlyArray<Tool.Any> = []>(
     })
   )
 
+/** Waits for `signal` to abort; never succeeds. */
+const aborted = (signal: AbortSignal): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (signal.aborted) return resume(Effect.void)
+    const onAbort = () => resume(Effect.void)
+    signal.addEventListener("abort", onAbort, { once: true })
+    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+  })
+
+/** What a stop applies to: a turn or any effect, or a turn's stream. */
+export type Stoppable = Effect.Effect<any, any, any> | Stream.Stream<any, any, any>
+
+/** Ends `self` once `stop` completes: an effect is interrupted, a stream ends where it is. */
+const stopOn = <Self extends Stoppable>(self: Self, stop: Effect.Effect<void>): Self =>
+  (Stream.StreamTypeId in self
+    ? Stream.interruptWhen(self as Stream.Stream<any, any, any>, stop)
+    : Effect.raceFirst(self as Effect.Effect<any, any, any>, Effect.zipRight(stop, Effect.interrupt))) as Self
+
 /**
- * Interrupts `self` when `signal` aborts: a Stop button for callers outside Effect.
+ * Interrupts a turn (or any effect) when `signal` aborts, or ends a turn's stream there: a Stop
+ * button for callers outside Effect. Data-first or in a pipe.
  *
  * @example
  * const controller = new AbortController()
- * Effect.runPromise(Turn.abortable(Turn.run(options).pipe(Effect.provide(model)), controller.signal))
+ * Effect.runPromise(Turn.run(options).pipe(Turn.abortable(controller.signal), Effect.provide(model)))
  * stopButton.onclick = () => controller.abort()
  */
-export const abortable = <A, E, R>(self: Effect.Effect<A, E, R>, signal: AbortSignal): Effect.Effect<A, E, R> =>
-  Effect.raceFirst(
-    self,
-    Effect.async<never>((resume) => {
-      if (signal.aborted) return resume(Effect.interrupt)
-      const onAbort = () => resume(Effect.interrupt)
-      signal.addEventListener("abort", onAbort, { once: true })
-      return Effect.sync(() => signal.removeEventListener("abort", onAbort))
-    })
-  )
+export const abortable: {
+  (signal: AbortSignal): <Self extends Stoppable>(self: Self) => Self
+  <Self extends Stoppable>(self: Self, signal: AbortSignal): Self
+} = Function.dual(2, <Self extends Stoppable>(self: Self, signal: AbortSignal) => stopOn(self, aborted(signal)))
 
-/** Interrupts `self` once `stop` is completed, as a UI's Stop button might. */
-export const stopWhen = <A, E, R, X, Y>(self: Effect.Effect<A, E, R>, stop: Deferred.Deferred<X, Y>): Effect.Effect<A, E, R> =>
-  Effect.raceFirst(self, Effect.zipRight(Effect.exit(Deferred.await(stop)), Effect.interrupt))
+/**
+ * Interrupts a turn (or any effect) once `stop` is completed, however it completes, or ends a turn's
+ * stream there, as a UI's Stop button might. Data-first or in a pipe.
+ *
+ * @example
+ * const stop = yield* Deferred.make<void>()
+ * const fiber = yield* Effect.fork(Turn.run(options).pipe(Turn.stopWhen(stop)))
+ * yield* Deferred.succeed(stop, undefined) // Stop
+ */
+export const stopWhen: {
+  <X, Y>(stop: Deferred.Deferred<X, Y>): <Self extends Stoppable>(self: Self) => Self
+  <Self extends Stoppable, X, Y>(self: Self, stop: Deferred.Deferred<X, Y>): Self
+} = Function.dual(
+  2,
+  <Self extends Stoppable, X, Y>(self: Self, stop: Deferred.Deferred<X, Y>) =>
+    stopOn(self, Effect.asVoid(Effect.exit(Deferred.await(stop))))
+)
