@@ -24,6 +24,8 @@ export interface Any {
    * is not caught; the turn records interrupted calls itself.
    */
   readonly run: (call: Part.ToolCall) => Effect.Effect<Message.ToolResult, never, any>
+  /** Whether this call must be approved before it runs (see `Approval`). */
+  readonly needsApproval: (call: Part.ToolCall) => boolean
 }
 
 /** A tool with parameter type `P`, result `A`, typed failure `E` and requirements `R`. */
@@ -61,6 +63,11 @@ export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
     readonly failure?: Schema.Schema<E, EI> | undefined
     /** Longer than this, the call is interrupted and reported to the model as timed out. */
     readonly timeout?: Duration.DurationInput | undefined
+    /**
+     * Ask before running: always, or for the calls whose arguments the predicate picks. A call
+     * whose arguments do not decode never runs, so it is not asked about.
+     */
+    readonly needsApproval?: boolean | ((params: P) => boolean) | undefined
     readonly handler: (params: P) => Effect.Effect<A, E, R>
   }
 ): Tool<P, A, E, R> => {
@@ -72,9 +79,34 @@ export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
     failure: options.failure,
     timeout: options.timeout === undefined ? undefined : Duration.decode(options.timeout),
     handler: options.handler,
+    needsApproval: approvalOf(options.parameters, options.needsApproval),
     definition: { name, description: options.description, parameters: parametersSchema(options.parameters) }
   }
   return { ...tool, run: (call) => runCall(tool, call) }
+}
+
+const approvalOf = <P>(
+  parameters: Schema.Schema<P, any>,
+  needsApproval: boolean | ((params: P) => boolean) | undefined
+): (call: Part.ToolCall) => boolean => {
+  if (needsApproval === undefined || needsApproval === false) return () => false
+  if (needsApproval === true) return () => true
+  const decode = Schema.decodeUnknownEither(parameters)
+  return (call) => {
+    const input = parseArguments(call.arguments)
+    if (input === undefined) return false
+    const decoded = decode(input.value)
+    return decoded._tag === "Right" && needsApproval(decoded.right)
+  }
+}
+
+/** A call's arguments as JSON, `{}` for none; `undefined` when they are not JSON. */
+const parseArguments = (text: string): { readonly value: unknown } | undefined => {
+  try {
+    return { value: text.trim() === "" ? {} : JSON.parse(text) }
+  } catch {
+    return undefined
+  }
 }
 
 /** The JSON Schema of the parameters, without the `$schema` key that some providers reject. */
