@@ -2,10 +2,25 @@
  * Streaming Anthropic Messages (`POST {baseUrl}/v1/messages`).
  *
  * @example
- * const program = LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
- *   Effect.provide(Anthropic.layer({ model: "claude-sonnet-4-5", apiKey: Redacted.make(key) })),
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Anthropic } from "@reins/anthropic"
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { Effect } from "effect"
+ *
+ * // The key and base URL from ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL.
+ * const model = Anthropic.layerConfig({
+ *   model: "claude-sonnet-4-5",
+ *   maxTokens: 16_000,
+ *   thinking: { type: "enabled", budgetTokens: 8_000 },
+ *   cache: ["system", "tools"]
+ * })
+ *
+ * const program = LanguageModel.generate({ system: "Be brief.", messages: [Message.user("Hi")] }).pipe(
+ *   Effect.provide(model),
  *   Effect.provide(NodeHttpClient.layerUndici)
  * )
+ * ```
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { HttpStream, Provider, ProviderConfig } from "@reins/core"
@@ -14,7 +29,16 @@ import * as AnthropicConfig from "./Config.js"
 import { MessagesEventDecoder } from "./Events.js"
 import * as AnthropicRequest from "./Request.js"
 
-export type { CacheBreakpoint, Effort, Options, Thinking } from "./Config.js"
+export type {
+  /** Where a prompt-cache breakpoint goes. */
+  CacheBreakpoint,
+  /** Anthropic's own effort levels. */
+  Effort,
+  /** What `make`, `layer` and `layerConfig` take. */
+  Options,
+  /** Extended thinking: a fixed token budget, or adaptive. */
+  Thinking
+} from "./Config.js"
 
 const anthropic = Provider.define<AnthropicConfig.Options>(AnthropicConfig.endpoint, (options, client) => {
   const provider = options.provider ?? "anthropic"

@@ -36,11 +36,6 @@ const conflicts = (current: Record<string, unknown> | undefined, next: Record<st
 
 /**
  * A mutable fold of chunks into an assistant message. One per response; not shared across fibers.
- *
- * @example
- * const acc = new Accumulator({ provider: "openai", model: "gpt-5" })
- * for (const chunk of chunks) acc.add(chunk)
- * const message = acc.message()
  */
 export class Accumulator {
   private readonly parts: Array<OpenPart> = []
@@ -144,6 +139,15 @@ export class Accumulator {
   /**
    * The message as it stands. Before a `Finish` chunk its stop reason is `other`; use
    * `interrupted()` for a message cut short.
+   *
+   * @example
+   * ```ts
+   * import { Accumulator, Message } from "@reins/core"
+   *
+   * const acc = new Accumulator({ provider: "openai", model: "gpt-5-mini" })
+   * acc.addAll([{ _tag: "TextDelta", text: "Hel" }, { _tag: "TextDelta", text: "lo" }, { _tag: "Finish", reason: "stop" }])
+   * assert.strictEqual(Message.text(acc.message()), "Hello")
+   * ```
    */
   message(): Message.Assistant {
     return this.build(this.stopReason ?? "other", false)

@@ -265,7 +265,23 @@ const isContent = (chunk: Chunk.Chunk): boolean => chunk._tag !== "Start" && chu
  * server send them back.
  *
  * @example
- * HttpStream.chunks(client, request, { provider: "openai" }, (info) => new ChatDecoder(info))
+ * ```ts
+ * import { HttpClient, HttpClientRequest } from "@effect/platform"
+ * import { HttpStream } from "@reins/core"
+ * import { ChatEvents } from "@reins/openai"
+ * import { Effect } from "effect"
+ *
+ * // A provider's call, as a layer's `stream` makes it: the request, and a decoder per response.
+ * const chunks = Effect.map(HttpClient.HttpClient, (client) =>
+ *   HttpStream.chunks(
+ *     client,
+ *     HttpClientRequest.post("http://127.0.0.1:8080/v1/chat/completions").pipe(
+ *       HttpClientRequest.bodyUnsafeJson({ model: "local", stream: true, messages: [{ role: "user", content: "Hi" }] })
+ *     ),
+ *     { provider: "local", model: "local", timeouts: { idle: "30 seconds" } },
+ *     (info) => new ChatEvents.ChatEventDecoder("local", info)
+ *   ))
+ * ```
  */
 export const chunks = (
   client: HttpClient.HttpClient,

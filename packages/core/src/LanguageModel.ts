@@ -59,16 +59,39 @@ export class LanguageModel extends Context.Tag("@reins/core/LanguageModel")<Lang
  * Streams one response from the model in context.
  *
  * @example
- * LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
- *   Stream.runForEach((chunk) => Console.log(chunk))
+ * ```ts
+ * import { LanguageModel, Message, type ProviderError } from "@reins/core"
+ * import { Console, Effect, Stream } from "effect"
+ *
+ * // Prints the text as it arrives; interrupting the fiber that runs it closes the connection.
+ * const program = LanguageModel.stream({ messages: [Message.user("Tell me a story.")] }).pipe(
+ *   Stream.runForEach((chunk) => chunk._tag === "TextDelta" ? Console.log(chunk.text) : Effect.void)
  * )
+ *
+ * // What is left to provide is the model: a provider's layer, such as `OpenAiChat.layerConfig`.
+ * const typed: Effect.Effect<void, ProviderError.ProviderError, LanguageModel.LanguageModel> = program
+ * ```
  */
 export const stream = (request: Request): Stream.Stream<Chunk.Chunk, ProviderError, LanguageModel> =>
   // A channel-level unwrap: `Stream.unwrap` flattens a stream of one stream, a layer that every
   // chunk would pass through.
   Stream.fromChannel(Channel.unwrap(Effect.map(LanguageModel, (model) => Stream.toChannel(model.stream(request)))))
 
-/** Runs one response to its end and returns the assistant message. */
+/**
+ * Runs one response to its end and returns the assistant message.
+ *
+ * @example
+ * ```ts
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { Effect } from "effect"
+ *
+ * const answer = LanguageModel.generate({
+ *   system: "Answer in one word.",
+ *   messages: [Message.user("What is the capital of France?")],
+ *   maxOutputTokens: 16
+ * }).pipe(Effect.map(Message.text))
+ * ```
+ */
 export const generate = (request: Request): Effect.Effect<Message.Assistant, ProviderError, LanguageModel> =>
   Effect.flatMap(LanguageModel, (model) =>
     collect(model, model.stream(request)).pipe(

@@ -55,7 +55,15 @@ export const system = (content: string): System => ({ _tag: "System", content })
  * A user message from text, or from parts.
  *
  * @example
- * Message.user([Part.text("What is in this picture?"), Part.imageUrl("https://example.com/cat.png")])
+ * ```ts
+ * import { Message, Part } from "@reins/core"
+ *
+ * const conversation: Message.Conversation = [
+ *   Message.system("Describe pictures in one sentence."),
+ *   Message.user([Part.text("What is in this picture?"), Part.imageUrl("https://example.com/cat.png")]),
+ *   Message.user("And in one word?")
+ * ]
+ * ```
  */
 export const user = (content: string | ReadonlyArray<Part.UserPart>): User => ({
   _tag: "User",

@@ -154,11 +154,25 @@ export const check = <O extends Pick<Common, "apiKey" | "baseUrl">>(
  * `OPENAI_BASE_URL`).
  *
  * @example
- * ProviderConfig.fromEnv({ model: "gpt-5-mini" }, {
- *   apiKey: ["OPENAI_API_KEY"],
- *   baseUrl: "OPENAI_BASE_URL",
- *   defaultBaseUrl: "https://api.openai.com/v1"
- * })
+ * ```ts
+ * import { ProviderConfig } from "@reins/core"
+ * import { ConfigProvider, Effect, Redacted } from "effect"
+ *
+ * const endpoint: ProviderConfig.Endpoint = {
+ *   apiKey: ["ACME_API_KEY"],
+ *   baseUrl: "ACME_BASE_URL",
+ *   defaultBaseUrl: "https://api.acme.example/v1"
+ * }
+ * const given: ProviderConfig.Common = { model: "acme-1" }
+ * const environment = ConfigProvider.fromMap(new Map([["ACME_API_KEY", "sk-test"]]))
+ * const options = Effect.runSync(ProviderConfig.fromEnv(given, endpoint).pipe(Effect.withConfigProvider(environment)))
+ * assert.strictEqual(Redacted.value(options.apiKey as Redacted.Redacted), "sk-test")
+ *
+ * // With no key anywhere, a ConfigError names ACME_API_KEY before any request is made.
+ * const nowhere = ConfigProvider.fromMap(new Map())
+ * const missing = Effect.runSyncExit(ProviderConfig.fromEnv(given, endpoint).pipe(Effect.withConfigProvider(nowhere)))
+ * assert.strictEqual(missing._tag, "Failure")
+ * ```
  */
 export const fromEnv = <O extends Pick<Common, "apiKey" | "baseUrl">>(
   options: O,

@@ -18,8 +18,8 @@ export type Pull<A, E, R = never> = Effect.Effect<Chunk.Chunk<A>, Option.Option<
  * The stream of the chunks `open`'s pull returns. `open` runs when the stream starts, in a scope
  * that closes with the stream's exit however it ends (its end, an error, `take`, an interrupt).
  *
- * @example
- * Pull.stream(Effect.map(Effect.acquireRelease(openFile, close), (file) => readChunk(file)))
+ * For instance, `Pull.stream(Effect.map(Effect.acquireRelease(openFile, close), (file) => readChunk(file)))`
+ * closes the file with the stream.
  */
 export const stream = <A, E, R>(open: Effect.Effect<Pull<A, E, R>, E, R | Scope.Scope>): Stream.Stream<A, E, Exclude<R, Scope.Scope>> =>
   Stream.fromChannel(Channel.unwrap(Effect.map(Scope.make(), (scope) =>

@@ -16,7 +16,24 @@ import * as Stream from "effect/Stream"
 import type { ProviderError } from "./ProviderError.js"
 import * as Pull from "./Pull.js"
 
-/** How a provider call is retried. */
+/**
+ * How a provider call is retried. A layer's `retry` option sets it for every call, a request's
+ * `retry` for that call.
+ *
+ * @example
+ * ```ts
+ * import { LanguageModel, Message, Retry } from "@reins/core"
+ *
+ * // More patience for one call; a retry still never happens once content has streamed.
+ * const patient = LanguageModel.generate({
+ *   messages: [Message.user("Hi")],
+ *   retry: { ...Retry.defaultPolicy, maxRetries: 5, maxDelay: "1 minute" }
+ * })
+ *
+ * // No retries at all.
+ * const once: Retry.Policy = { ...Retry.defaultPolicy, maxRetries: 0 }
+ * ```
+ */
 export interface Policy {
   /** Retries after the first attempt; 0 turns retrying off. */
   readonly maxRetries: number

@@ -41,10 +41,6 @@ const DIGITS = /^[0-9]+$/
 
 /**
  * An incremental decoder: feed it bytes as they arrive, take the events they complete.
- *
- * @example
- * const decoder = new SseDecoder()
- * decoder.feed(new TextEncoder().encode("data: hi\n\n")) // [{ event: "message", data: "hi", ... }]
  */
 export class SseDecoder {
   /** `ignoreBOM` keeps every U+FEFF in the text; the decoder drops only one at the very start itself. */
@@ -71,7 +67,20 @@ export class SseDecoder {
     this.provider = options?.provider ?? "sse"
   }
 
-  /** Feeds bytes; returns the events they complete. Throws a `ProtocolError` for an oversized event. */
+  /**
+   * Feeds bytes; returns the events they complete. Throws a `ProtocolError` for an oversized event.
+   *
+   * @example
+   * ```ts
+   * import { Sse } from "@reins/core"
+   *
+   * const decoder = new Sse.SseDecoder({ provider: "openai" })
+   * const bytes = new TextEncoder().encode("data: hel")
+   * assert.deepStrictEqual(decoder.feed(bytes), []) // the event is not complete yet
+   * const [event] = decoder.feed(new TextEncoder().encode("lo\n\n"))
+   * assert.strictEqual(event?.data, "hello")
+   * ```
+   */
   feed(bytes: Uint8Array): Array<SseEvent> {
     return this.scan(this.text.decode(bytes, { stream: true }))
   }
@@ -321,7 +330,13 @@ const decoderChannel = <E>(
  * after emitting the events completed before it. Ending the input drops an unterminated event.
  *
  * @example
- * response.stream.pipe(Sse.decode({ provider: "openai" }))
+ * ```ts
+ * import { HttpClientResponse } from "@effect/platform"
+ * import { Sse } from "@reins/core"
+ *
+ * const events = (response: HttpClientResponse.HttpClientResponse) =>
+ *   response.stream.pipe(Sse.decode({ provider: "openai", maxEventSize: 1024 * 1024 }))
+ * ```
  */
 export const decode = (options?: SseOptions) =>
 <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E | ProviderError.ProtocolError, R> =>

@@ -47,12 +47,23 @@ export type Requirements<T> = T extends { readonly run: (call: Part.ToolCall) =>
  * Defines a tool.
  *
  * @example
- * const clock = Tool.make("clock", {
- *   description: "The current time in a time zone",
- *   parameters: Schema.Struct({ tz: Schema.String }),
- *   success: Schema.String,
- *   handler: ({ tz }) => Effect.sync(() => new Date().toLocaleString("en-GB", { timeZone: tz }))
+ * ```ts
+ * import { Tool } from "@reins/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * class UnknownCity extends Schema.TaggedError<UnknownCity>()("UnknownCity", { city: Schema.String }) {}
+ *
+ * // A failure with a `failure` Schema goes back to the model as that Schema's JSON; one slower than
+ * // `timeout` is interrupted and reported as timed out. Neither ends the turn.
+ * const weather = Tool.make("weather", {
+ *   description: "The temperature in a city, in degrees Celsius",
+ *   parameters: Schema.Struct({ city: Schema.String }),
+ *   success: Schema.Number,
+ *   failure: UnknownCity,
+ *   timeout: "5 seconds",
+ *   handler: ({ city }) => city === "Paris" ? Effect.succeed(21) : Effect.fail(new UnknownCity({ city }))
  * })
+ * ```
  */
 export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
   name: string,

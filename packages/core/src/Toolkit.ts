@@ -17,7 +17,29 @@ export interface Toolkit<in out Tools extends ReadonlyArray<Tool.Any>> {
 /** The requirements of every handler in a toolkit. */
 export type Requirements<T> = T extends Toolkit<infer Tools> ? Tool.Requirements<Tools[number]> : never
 
-/** Groups tools; names must be unique. */
+/**
+ * Groups tools; names must be unique.
+ *
+ * @example
+ * ```ts
+ * import { Part, Tool, Toolkit } from "@reins/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const clock = Tool.make("clock", {
+ *   description: "The current time in an IANA time zone",
+ *   parameters: Schema.Struct({ tz: Schema.String }),
+ *   success: Schema.String,
+ *   handler: ({ tz }) => Effect.sync(() => new Date().toLocaleTimeString("en-GB", { timeZone: tz }))
+ * })
+ *
+ * // `Turn.run({ conversation, input, toolkit })` offers the tools and runs those the model calls.
+ * const toolkit = Toolkit.make(clock)
+ *
+ * // A call for a tool that is not in the kit is an error result for the model, not a failure.
+ * const result = Effect.runSync(Toolkit.run(toolkit, Part.toolCall("call_1", "calendar", "{}")))
+ * assert.strictEqual(result.isError, true)
+ * ```
+ */
 export const make = <const Tools extends ReadonlyArray<Tool.Any>>(...tools: Tools): Toolkit<Tools> => {
   const byName = new Map<string, Tool.Any>()
   for (const tool of tools) {

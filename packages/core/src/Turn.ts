@@ -257,9 +257,18 @@ const loop = <Tools extends ReadonlyArray<Tool.Any>>(
  * leaves the conversation valid to continue.
  *
  * @example
- * const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
- * const fiber = yield* Effect.fork(Turn.run({ conversation, input: "What time is it?", toolkit }))
- * yield* Fiber.interrupt(fiber) // Stop
+ * ```ts
+ * import { type Message, Turn } from "@reins/core"
+ * import { Effect, Fiber, SubscriptionRef } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
+ *   const fiber = yield* Effect.fork(Turn.run({ conversation, input: "What time is it in Tokyo?" }))
+ *   yield* Effect.sleep("2 seconds")
+ *   yield* Fiber.interrupt(fiber) // Stop: the model's connection is closed when this returns
+ *   return yield* Turn.run({ conversation, input: "Go on." }) // the same conversation continues
+ * })
+ * ```
  */
 export const run = <Tools extends ReadonlyArray<Tool.Any> = []>(
   options: Options<Tools>
@@ -315,9 +324,17 @@ const stopOn = <Self extends Stoppable>(self: Self, stop: Effect.Effect<void>): 
  * button for callers outside Effect. Data-first or in a pipe.
  *
  * @example
- * const controller = new AbortController()
- * Effect.runPromise(Turn.run(options).pipe(Turn.abortable(controller.signal), Effect.provide(model)))
- * stopButton.onclick = () => controller.abort()
+ * ```ts
+ * import { type ProviderError, Turn } from "@reins/core"
+ * import { Effect } from "effect"
+ *
+ * // A turn with its model provided, run from a page whose Stop button aborts it.
+ * const runWithStop = (turn: Effect.Effect<Turn.TurnResult, ProviderError.ProviderError>, stop: HTMLButtonElement) => {
+ *   const controller = new AbortController()
+ *   stop.onclick = () => controller.abort()
+ *   return Effect.runPromiseExit(turn.pipe(Turn.abortable(controller.signal)))
+ * }
+ * ```
  */
 export const abortable: {
   (signal: AbortSignal): <Self extends Stoppable>(self: Self) => Self
@@ -329,9 +346,18 @@ export const abortable: {
  * stream there, as a UI's Stop button might. Data-first or in a pipe.
  *
  * @example
- * const stop = yield* Deferred.make<void>()
- * const fiber = yield* Effect.fork(Turn.run(options).pipe(Turn.stopWhen(stop)))
- * yield* Deferred.succeed(stop, undefined) // Stop
+ * ```ts
+ * import { type Message, Turn } from "@reins/core"
+ * import { Deferred, Effect, Fiber, SubscriptionRef } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
+ *   const stop = yield* Deferred.make<void>()
+ *   const fiber = yield* Effect.fork(Turn.run({ conversation, input: "Hi" }).pipe(Turn.stopWhen(stop)))
+ *   yield* Deferred.succeed(stop, undefined) // Stop
+ *   return yield* Fiber.await(fiber)
+ * })
+ * ```
  */
 export const stopWhen: {
   <X, Y>(stop: Deferred.Deferred<X, Y>): <Self extends Stoppable>(self: Self) => Self

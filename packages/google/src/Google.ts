@@ -2,10 +2,18 @@
  * Google Gemini over `streamGenerateContent?alt=sse`.
  *
  * @example
- * const program = LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
- *   Effect.provide(Google.layer({ model: "gemini-2.5-flash", apiKey: Redacted.make(key) })),
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { Google } from "@reins/google"
+ * import { Effect } from "effect"
+ *
+ * // The key from GEMINI_API_KEY (else GOOGLE_API_KEY), the base URL from GEMINI_BASE_URL.
+ * const program = LanguageModel.generate({ messages: [Message.user("Hi")], reasoning: { effort: "low" } }).pipe(
+ *   Effect.provide(Google.layerConfig({ model: "gemini-2.5-flash" })),
  *   Effect.provide(NodeHttpClient.layerUndici)
  * )
+ * ```
  */
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -17,7 +25,10 @@ import * as GoogleConfig from "./Config.js"
 import { GoogleEventDecoder } from "./Events.js"
 import * as GoogleRequest from "./Request.js"
 
-export type { Options } from "./Config.js"
+export type {
+  /** What `make`, `layer` and `layerConfig` take. */
+  Options
+} from "./Config.js"
 
 const google = Provider.define<GoogleConfig.Options>(GoogleConfig.endpoint, (options, httpClient) => {
   const provider = options.provider ?? "google"

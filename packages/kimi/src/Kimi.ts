@@ -2,14 +2,29 @@
  * Moonshot Kimi: Chat Completions with Kimi's extensions and Moonshot's defaults.
  *
  * @example
- * const model = Kimi.layerConfig({ thinking: "enabled" }) // reads MOONSHOT_API_KEY, MOONSHOT_BASE_URL
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { Kimi } from "@reins/kimi"
+ * import { Effect } from "effect"
+ *
+ * // Moonshot's default model, with the key and base URL from MOONSHOT_API_KEY and MOONSHOT_BASE_URL;
+ * // thinking off for faster, cheaper answers.
+ * const program = LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
+ *   Effect.provide(Kimi.layerConfig({ thinking: "disabled" })),
+ *   Effect.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
  */
 import { Provider } from "@reins/core"
 import { OpenAiChat } from "@reins/openai"
 import * as KimiConfig from "./Config.js"
 import * as KimiRequest from "./Request.js"
 
-export type { Options } from "./Config.js"
+export type {
+  /** What `make`, `layer` and `layerConfig` take. */
+  Options
+} from "./Config.js"
 
 type LayerOptions = Omit<KimiConfig.Options, "model"> & { readonly model?: string | undefined }
 

@@ -2,10 +2,32 @@
  * Streaming Chat Completions for the OpenAI API and any OpenAI-compatible endpoint.
  *
  * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { OpenAiChat } from "@reins/openai"
+ * import { Effect } from "effect"
+ *
+ * // The key and base URL from OPENAI_API_KEY and OPENAI_BASE_URL.
  * const program = LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
- *   Effect.provide(OpenAiChat.layer({ model: "gpt-5-mini", apiKey: Redacted.make(key) })),
+ *   Effect.provide(OpenAiChat.layerConfig({ model: "gpt-5-mini" })),
  *   Effect.provide(NodeHttpClient.layerUndici)
  * )
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { OpenAiChat } from "@reins/openai"
+ *
+ * // An OpenAI-compatible server on this machine: no key needed, and its own name for max tokens.
+ * const local = OpenAiChat.layer({
+ *   model: "qwen3-8b",
+ *   baseUrl: "http://127.0.0.1:8000/v1",
+ *   provider: "local",
+ *   dialect: { maxTokensField: "max_tokens" },
+ *   timeouts: { headers: "30 seconds" }
+ * })
+ * ```
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -14,8 +36,14 @@ import * as ChatConfig from "./chat/Config.js"
 import { ChatEventDecoder } from "./chat/Events.js"
 import * as ChatRequest from "./chat/Request.js"
 
-export type { Options } from "./chat/Config.js"
-export type { Dialect } from "./chat/Request.js"
+export type {
+  /** What `make`, `layer` and `layerConfig` take: `ChatConfig.Options`. */
+  Options
+} from "./chat/Config.js"
+export type {
+  /** How an OpenAI-compatible endpoint departs from OpenAI's own request format: `ChatRequest.Dialect`. */
+  Dialect
+} from "./chat/Request.js"
 
 /** The model service of checked options on `client`; the Kimi layer builds on it. */
 export const service = (options: ChatConfig.Options, client: HttpClient.HttpClient): LanguageModel.Service => {

@@ -3,10 +3,24 @@
  * the whole conversation, with the model's encrypted reasoning, and `store: false`.
  *
  * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { OpenAiResponses } from "@reins/openai"
+ * import { Effect, Redacted } from "effect"
+ *
+ * // A reasoning model: its reasoning summaries stream as reasoning deltas.
+ * const model = OpenAiResponses.layer({
+ *   model: "gpt-5-mini",
+ *   apiKey: Redacted.make(process.env.OPENAI_API_KEY ?? ""),
+ *   reasoningSummary: "auto"
+ * })
+ *
  * const program = LanguageModel.generate({ messages: [Message.user("Hi")], reasoning: { effort: "low" } }).pipe(
- *   Effect.provide(OpenAiResponses.layer({ model: "gpt-5-mini", apiKey: Redacted.make(key) })),
+ *   Effect.provide(model),
  *   Effect.provide(NodeHttpClient.layerUndici)
  * )
+ * ```
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { HttpStream, Provider, ProviderConfig } from "@reins/core"
@@ -15,7 +29,12 @@ import type * as ResponsesConfig from "./responses/Config.js"
 import { ResponsesEventDecoder } from "./responses/Events.js"
 import * as ResponsesRequest from "./responses/Request.js"
 
-export type { Options, ReasoningSummary } from "./responses/Config.js"
+export type {
+  /** What `make`, `layer` and `layerConfig` take. */
+  Options,
+  /** How much of its reasoning the model summarizes in the stream. */
+  ReasoningSummary
+} from "./responses/Config.js"
 
 const responses = Provider.define<ResponsesConfig.Options>(ChatConfig.openAi, (options, client) => {
   const provider = options.provider ?? "openai"

@@ -14,8 +14,18 @@
  *   early), at a seeded rate.
  *
  * @example
- * const chaos = Chaos.seeded(7)
- * server.enqueue(Chaos.script(chaos.plan("Messages")), Chaos.reply("Messages"))
+ * ```ts
+ * import { Chaos, ProviderServer } from "@reins/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* ProviderServer.make()
+ *   const chaos = Chaos.seeded(7)
+ *   // One seeded fault in Anthropic's format, then a good reply for the retry, if there is one.
+ *   server.enqueue(Chaos.script(chaos.plan("Messages")), Chaos.reply("Messages"))
+ *   return server.url
+ * })
+ * ```
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
@@ -421,7 +431,17 @@ const dialectReply = (dialect: ChatCompletions.ToolCallDialect, finishReason: st
  * A script that exhibits `plan.fault` in `plan.format`, placed at `plan.at` (see `Plan`).
  *
  * @example
- * server.enqueue(Chaos.script({ format: "Gemini", fault: "StallMidBody", at: 0 }), Chaos.reply("Gemini"))
+ * ```ts
+ * import { Chaos, ProviderServer } from "@reins/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* ProviderServer.make()
+ *   // Gemini's stream stalls before its first event, then a good reply.
+ *   server.enqueue(Chaos.script({ format: "Gemini", fault: "StallMidBody", at: 0 }), Chaos.reply("Gemini"))
+ *   return server.url
+ * })
+ * ```
  */
 export const script = (plan: Plan): Script.Script => {
   const shape = shapeOf(plan.format)
@@ -541,8 +561,15 @@ export interface Chooser {
  * and the same on every platform).
  *
  * @example
- * const chaos = Chaos.seeded(42)
- * const plans = formats.map((format) => chaos.plan(format)) // the same plans on every run
+ * ```ts
+ * import { Chaos } from "@reins/testing"
+ *
+ * const plans = (seed: number) => {
+ *   const chaos = Chaos.seeded(seed)
+ *   return Chaos.formats.map((format) => chaos.plan(format))
+ * }
+ * assert.deepStrictEqual(plans(42), plans(42)) // a failing seed replays
+ * ```
  */
 export const seeded = (seed: number): Chooser => {
   let state = seed >>> 0
@@ -645,7 +672,14 @@ const cut = (
  * of `faults`. Requests are faulted in the order they are made, so a sequential run replays.
  *
  * @example
- * const client = Chaos.transport({ seed: 1, rate: 0.3 })(yield* HttpClient.HttpClient)
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { Chaos } from "@reins/testing"
+ * import { Effect } from "effect"
+ *
+ * // The client in context, with a reset or a 429 on about a third of the requests.
+ * const flaky = Effect.map(HttpClient.HttpClient, Chaos.transport({ seed: 1, rate: 0.3, faults: ["Reset", "RetryAfter"] }))
+ * ```
  */
 export const transport = (options: TransportOptions) => (client: HttpClient.HttpClient): HttpClient.HttpClient => {
   const chooser = seeded(options.seed)
@@ -679,10 +713,18 @@ export const transport = (options: TransportOptions) => (client: HttpClient.Http
  * from the seed.
  *
  * @example
- * OpenAiChat.layer(options).pipe(
- *   Layer.provide(Chaos.layer({ seed: 7, rate: 0.2 })),
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { OpenAiChat } from "@reins/openai"
+ * import { Chaos } from "@reins/testing"
+ * import { Layer } from "effect"
+ *
+ * const injected: Array<Chaos.TransportFault> = []
+ * const model = OpenAiChat.layer({ model: "test", baseUrl: "http://127.0.0.1:8080/v1" }).pipe(
+ *   Layer.provide(Chaos.layer({ seed: 7, rate: 0.2, onFault: (fault) => injected.push(fault) })),
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
+ * ```
  */
 export const layer = (options: TransportOptions): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
   Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, transport(options)))

@@ -33,8 +33,10 @@ export const chunk = (
   choices: [{ index: 0, delta, finish_reason: options?.finishReason ?? null }]
 })
 
-/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
-export { split } from "./Script.js"
+export {
+  /** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+  split
+} from "./Script.js"
 
 /** The first event of a stream: the assistant role delta. */
 export const start = (options?: ChunkOptions): Script.Step =>

@@ -61,8 +61,10 @@ export const event = (
   options?: ResponseOptions & { readonly finishReason?: string; readonly usage?: Usage }
 ): Script.Step => Script.event(response(parts, options))
 
-/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
-export { split } from "./Script.js"
+export {
+  /** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+  split
+} from "./Script.js"
 
 /**
  * Text parts spelling `content`, one event each. A `signature` comes as Gemini streams it: on a

@@ -10,8 +10,10 @@ import { split } from "./Script.js"
 const DEFAULT_ID = "msg_reins_test"
 const DEFAULT_MODEL = "reins-test-claude"
 
-/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
-export { split } from "./Script.js"
+export {
+  /** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+  split
+} from "./Script.js"
 
 /** An event named after its `type`, as the Messages API sends every event. */
 export const event = (data: { readonly type: string } & Record<string, unknown>): Script.Step =>

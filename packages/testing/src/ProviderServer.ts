@@ -563,7 +563,35 @@ export const start = (options?: Options): Promise<ProviderServer> => {
   })
 }
 
-/** Starts a server in the current scope and closes it when the scope closes. */
+/**
+ * Starts a server in the current scope and closes it when the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { OpenAiChat } from "@reins/openai"
+ * import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+ * import { Effect, Fiber, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* ProviderServer.make()
+ *   // The model starts to answer, then falls silent.
+ *   server.enqueue(Script.make([ChatCompletions.start(), ...ChatCompletions.text("Let me think"), Script.stall()]))
+ *   const fiber = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
+ *     Stream.runDrain,
+ *     Effect.provide(OpenAiChat.layer({ model: "test", baseUrl: `${server.url}/v1` })),
+ *     Effect.fork
+ *   )
+ *   const request = yield* Effect.promise(() => server.nextRequest())
+ *   yield* Fiber.interrupt(fiber)
+ *   // The server saw the client close the connection.
+ *   yield* Effect.promise(() => server.connectionClosed(request.id))
+ * }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
+ *
+ * Effect.runPromise(program)
+ * ```
+ */
 export const make = (options?: Options): Effect.Effect<ProviderServer, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(() => start(options)),

@@ -7,11 +7,15 @@
 import * as Script from "./Script.js"
 import { split } from "./Script.js"
 
-/** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
-export { split } from "./Script.js"
+export {
+  /** `Script.split`, here too for this module's users: `text` in pieces of `size` code points. */
+  split
+} from "./Script.js"
 
-/** An error response with OpenAI's body `{ error: { message, type, param: null, code } }`, as for Chat Completions. */
-export { error } from "./ChatCompletions.js"
+export {
+  /** An error response with OpenAI's body `{ error: { message, type, param: null, code } }`, as for Chat Completions. */
+  error
+} from "./ChatCompletions.js"
 
 const DEFAULT_ID = "resp_reins_test"
 const DEFAULT_MODEL = "reins-test-model"

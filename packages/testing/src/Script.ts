@@ -152,7 +152,20 @@ export interface ScriptOptions {
 
 const scriptOptions = ["status", "headers", "headersDelay", "linger", "encoding", "echoKey"] as const
 
-/** A streaming script from steps and options. */
+/**
+ * A streaming script from steps and options.
+ *
+ * @example
+ * ```ts
+ * import { Script } from "@reins/testing"
+ *
+ * // Two events half a second apart, a keep-alive, then silence until the client goes away.
+ * const script = Script.make(
+ *   [Script.event({ delta: "Hel" }), Script.delay(500), Script.event({ delta: "lo" }), Script.comment("ping"), Script.stall()],
+ *   { headers: { "x-request-id": "req_1" }, encoding: "gzip" }
+ * )
+ * ```
+ */
 export const make = (steps: ReadonlyArray<Step>, options?: ScriptOptions): Script =>
   options === undefined ? { steps } : { ...defined(options, scriptOptions), steps }
 

@@ -22,8 +22,20 @@ export interface ScriptedModel {
  * with a `StatusError` that says so.
  *
  * @example
- * const model = ScriptedModel.make([[{ _tag: "TextDelta", text: "Hi" }, { _tag: "Finish", reason: "stop" }]])
- * Turn.run(options).pipe(Effect.provideService(LanguageModel.LanguageModel, model.service))
+ * ```ts
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { ScriptedModel } from "@reins/testing"
+ * import { Effect } from "effect"
+ *
+ * const model = ScriptedModel.make([ScriptedModel.text("Hello!")])
+ * const answer = Effect.runSync(
+ *   LanguageModel.generate({ messages: [Message.user("Hi")] }).pipe(
+ *     Effect.provideService(LanguageModel.LanguageModel, model.service)
+ *   )
+ * )
+ * assert.strictEqual(Message.text(answer), "Hello!")
+ * assert.strictEqual(model.requests.length, 1) // what the code under test asked
+ * ```
  */
 export const make = (answers: ReadonlyArray<Answer>, options?: { readonly model?: string }): ScriptedModel => {
   const requests: Array<LanguageModel.Request> = []

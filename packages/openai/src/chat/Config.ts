@@ -35,7 +35,16 @@ export const openAi: ProviderConfig.Endpoint = endpoint("OPENAI")
  * not an http or https URL, or when there is no key for a server that is not on this machine.
  *
  * @example
- * fromEnv("OPENAI", { model: "gpt-5-mini" }) // reads OPENAI_API_KEY and OPENAI_BASE_URL
+ * ```ts
+ * import { ChatConfig, OpenAiChat } from "@reins/openai"
+ * import { Effect, Layer } from "effect"
+ *
+ * // An OpenAI-compatible provider configured by its own variables, ACME_API_KEY and ACME_BASE_URL.
+ * const options: OpenAiChat.Options = { model: "acme-1", provider: "acme" }
+ * const acme = Layer.unwrapEffect(
+ *   Effect.map(ChatConfig.fromEnv("ACME", options, "https://api.acme.example/v1"), OpenAiChat.layer)
+ * )
+ * ```
  */
 export const fromEnv = <O extends Pick<ProviderConfig.Common, "apiKey" | "baseUrl">>(
   prefix: string,
