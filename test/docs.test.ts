@@ -1,0 +1,95 @@
+/**
+ * The API reference builds, and with it every `@example` of the public modules typechecks and
+ * runs: each package goes through `@effect/docgen`, as `npm run docs` does, so an example that no
+ * longer matches the code fails here with the compiler's message.
+ */
+import { spawn } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+const packages = ["core", "openai", "anthropic", "google", "kimi", "testing"]
+
+interface Run {
+  readonly code: number | null
+  readonly output: string
+}
+
+/** Runs docgen in `cwd`, killing it (and the tsc and tsx it starts) if it outlives `timeoutMs`. */
+const docgen = (cwd: string, timeoutMs: number): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(path.join(root, "node_modules", ".bin", "docgen"), [], {
+      cwd,
+      detached: true,
+      env: {
+        ...process.env,
+        PATH: `${path.join(root, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
+        // The examples run under tsx, which resolves the workspace's packages through Node.
+        NODE_OPTIONS: "--conditions=@reins/source",
+        NO_COLOR: "1",
+        FORCE_COLOR: "0"
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    child.stdout.on("data", (data: Buffer) => void (output += data.toString()))
+    child.stderr.on("data", (data: Buffer) => void (output += data.toString()))
+    const timer = setTimeout(() => {
+      output += `\ndocgen did not finish within ${timeoutMs} ms`
+      process.kill(-child.pid!, "SIGKILL")
+    }, timeoutMs)
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, output })
+    })
+  })
+
+interface DocgenConfig {
+  readonly exclude?: ReadonlyArray<string>
+}
+
+/** The package's source files, split into those the reference documents and those it leaves out. */
+const sources = (dir: string) => {
+  const config = JSON.parse(readFileSync(path.join(dir, "docgen.json"), "utf8")) as DocgenConfig
+  const excluded = new Set(config.exclude ?? [])
+  // Plain paths only, so that this split is the one docgen makes.
+  for (const entry of excluded) expect(entry, "docgen.json's exclude lists files, not patterns").not.toMatch(/[*?[{]/)
+  const files = readdirSync(path.join(dir, "src"), { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".ts"))
+    .map((file) => `src/${file.split(path.sep).join("/")}`)
+    .sort()
+  return {
+    documented: files.filter((file) => !excluded.has(file)),
+    excluded: files.filter((file) => excluded.has(file))
+  }
+}
+
+const examplesIn = (dir: string, file: string): number =>
+  readFileSync(path.join(dir, file), "utf8").match(/^\s*\*\s*@example\b/gm)?.length ?? 0
+
+describe("the API reference", () => {
+  for (const name of packages) {
+    it(`@reins/${name}: builds, with every example typechecked and run`, async () => {
+      const dir = path.join(root, "packages", name)
+      const run = await docgen(dir, 110_000)
+      if (run.code !== 0) {
+        throw new Error(`docgen failed in packages/${name} (the example files it names are kept under docs/examples):\n${run.output}`)
+      }
+      const { documented, excluded } = sources(dir)
+      // docgen checks the examples of functions, constants, types, methods and modules, but not
+      // those written on a class itself, nor any in a module the reference leaves out.
+      const unchecked = excluded.filter((file) => examplesIn(dir, file) > 0)
+      expect(unchecked, "modules left out of the reference have @example tags that nothing checks").toEqual([])
+      const tagged = documented.reduce((sum, file) => sum + examplesIn(dir, file), 0)
+      const found = Number(/(\d+) example\(s\) found/.exec(run.output)?.[1] ?? 0)
+      expect(
+        found,
+        `docgen checked ${found} of the ${tagged} @example tags in packages/${name}/src: one on a class is shown but not checked (put it on a method or the module comment), and one on something not exported is neither`
+      ).toBe(tagged)
+    }, 120_000)
+  }
+})
