@@ -1,10 +1,11 @@
 /**
- * Anthropic Messages stream events decoded into chunks. A response is `message_start`, then content
- * blocks (`content_block_start`, `content_block_delta`..., `content_block_stop`), then
+ * Anthropic Messages stream events decoded into stream parts. A response is `message_start`, then
+ * content blocks (`content_block_start`, `content_block_delta`..., `content_block_stop`), then
  * `message_delta` (stop reason, output usage) and the terminal `message_stop`; `ping` and `error`
- * may come at any point.
+ * may come at any point. Each block is a part; its id is the block's index (a tool call's is its
+ * `tool_use` id), and `content_block_stop` ends it.
  */
-import type { Chunk, HttpStream, Sse, StopReason, Usage } from "@reins/core"
+import type { HttpStream, Sse, StopReason, StreamPart, Usage } from "@reins/core"
 import { HttpStream as Http, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 
@@ -33,8 +34,9 @@ export const streamError = (provider: string, error: any): ProviderError.Provide
 
 /** What a content block is, by its wire index. */
 type Block =
-  | { readonly kind: "text" | "thinking" | "redacted" | "skip" }
-  | { readonly kind: "tool"; readonly input: unknown; streamed: boolean }
+  | { readonly kind: "text" | "thinking" | "redacted"; readonly id: string; ended: boolean }
+  | { readonly kind: "skip" }
+  | { readonly kind: "tool"; readonly id: string; readonly input: unknown; streamed: boolean; ended: boolean }
 
 /**
  * The decoder for one Messages response.
@@ -63,7 +65,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     private readonly info: HttpStream.ResponseInfo
   ) {}
 
-  readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+  readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     const json = Http.parseJson(this.provider, event)
     if (json === null || typeof json !== "object") return
@@ -83,6 +85,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
         return this.messageDelta(json, out)
       case "message_stop":
         this.done = true
+        this.endBlocks(out)
         out.push({ _tag: "Finish", reason: this.rawStopReason === undefined ? "other" : stopReason(this.rawStopReason), raw: this.rawStopReason })
         return
       case "error":
@@ -93,11 +96,12 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  readonly end = (out: Array<Chunk.Chunk>): void => {
+  readonly end = (out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     // A server that closes cleanly after its stop reason without `message_stop` has said all it had.
     if (this.rawStopReason !== undefined) {
       this.done = true
+      this.endBlocks(out)
       out.push({ _tag: "Finish", reason: stopReason(this.rawStopReason), raw: this.rawStopReason })
       return
     }
@@ -105,7 +109,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
   }
 
-  private messageStart(json: any, event: Sse.SseEvent, out: Array<Chunk.Chunk>) {
+  private messageStart(json: any, event: Sse.SseEvent, out: Array<StreamPart.StreamPart>) {
     const message = json.message ?? {}
     const id = WireValue.string(message.id)
     if (this.started) {
@@ -135,7 +139,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  private messageDelta(json: any, out: Array<Chunk.Chunk>) {
+  private messageDelta(json: any, out: Array<StreamPart.StreamPart>) {
     const raw = json.delta?.stop_reason
     if (typeof raw === "string") this.rawStopReason = raw
     const usage = json.usage
@@ -154,57 +158,61 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     })
   }
 
-  private blockStart(json: any, out: Array<Chunk.Chunk>) {
+  private blockStart(json: any, out: Array<StreamPart.StreamPart>) {
     const index: number = json.index
     const block = json.content_block ?? {}
+    const id = String(index)
     switch (block.type) {
       case "text":
-        this.blocks.set(index, { kind: "text" })
-        if (typeof block.text === "string" && block.text !== "") out.push({ _tag: "TextDelta", text: block.text })
+        this.blocks.set(index, { kind: "text", id, ended: false })
+        out.push({ _tag: "TextStart", id })
+        if (typeof block.text === "string" && block.text !== "") out.push({ _tag: "TextDelta", id, text: block.text })
         return
-      case "thinking":
-        this.blocks.set(index, { kind: "thinking" })
-        if (typeof block.thinking === "string" && block.thinking !== "") out.push({ _tag: "ReasoningDelta", text: block.thinking })
-        if (typeof block.signature === "string" && block.signature !== "") out.push({ _tag: "ReasoningSignature", signature: block.signature })
+      case "thinking": {
+        const part: Block = { kind: "thinking", id, ended: false }
+        this.blocks.set(index, part)
+        out.push({ _tag: "ReasoningStart", id })
+        if (typeof block.thinking === "string" && block.thinking !== "") out.push({ _tag: "ReasoningDelta", id, text: block.thinking })
+        if (typeof block.signature === "string" && block.signature !== "") this.sign(part, block.signature, out)
         return
+      }
       case "redacted_thinking":
-        this.blocks.set(index, { kind: "redacted" })
-        out.push({ _tag: "ReasoningSignature", signature: String(block.data ?? ""), redacted: true })
+        this.blocks.set(index, { kind: "redacted", id, ended: true })
+        out.push({ _tag: "ReasoningStart", id })
+        out.push({ _tag: "ReasoningEnd", id, signature: String(block.data ?? ""), redacted: true })
         return
-      case "tool_use":
-        this.blocks.set(index, { kind: "tool", input: block.input, streamed: false })
-        out.push({ _tag: "ToolCallStart", index, id: String(block.id ?? `toolu_${index}`), name: String(block.name ?? "") })
+      case "tool_use": {
+        const callId = String(block.id ?? `toolu_${index}`)
+        this.blocks.set(index, { kind: "tool", id: callId, input: block.input, streamed: false, ended: false })
+        out.push({ _tag: "ToolCallStart", id: callId, name: String(block.name ?? "") })
         return
+      }
       default:
         // server_tool_use, web_search_tool_result and other blocks the provider runs or shows itself
         this.blocks.set(index, { kind: "skip" })
     }
   }
 
-  private delta(json: any, out: Array<Chunk.Chunk>) {
+  private delta(json: any, out: Array<StreamPart.StreamPart>) {
     const block = this.blocks.get(json.index)
     const delta = json.delta
-    if (block === undefined || delta == null) return
+    if (block === undefined || block.kind === "skip" || block.ended || delta == null) return
     switch (delta.type) {
       case "text_delta":
-        if (block.kind === "text" && typeof delta.text === "string" && delta.text !== "") out.push({ _tag: "TextDelta", text: delta.text })
+        if (block.kind === "text" && typeof delta.text === "string" && delta.text !== "") out.push({ _tag: "TextDelta", id: block.id, text: delta.text })
         return
       case "thinking_delta":
         if (block.kind === "thinking" && typeof delta.thinking === "string" && delta.thinking !== "") {
-          out.push({ _tag: "ReasoningDelta", text: delta.thinking })
+          out.push({ _tag: "ReasoningDelta", id: block.id, text: delta.thinking })
         }
         return
       case "signature_delta":
-        // The signature is the block's last delta: sent at once, it is kept even if the stream is
-        // stopped before content_block_stop.
-        if (block.kind === "thinking" && typeof delta.signature === "string" && delta.signature !== "") {
-          out.push({ _tag: "ReasoningSignature", signature: delta.signature })
-        }
+        if (block.kind === "thinking" && typeof delta.signature === "string" && delta.signature !== "") this.sign(block, delta.signature, out)
         return
       case "input_json_delta":
         if (block.kind === "tool" && typeof delta.partial_json === "string" && delta.partial_json !== "") {
           block.streamed = true
-          out.push({ _tag: "ToolCallDelta", index: json.index, delta: delta.partial_json })
+          out.push({ _tag: "ToolCallDelta", id: block.id, delta: delta.partial_json })
         }
         return
       default:
@@ -213,15 +221,44 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  private blockStop(json: any, out: Array<Chunk.Chunk>) {
-    const index: number = json.index
-    const block = this.blocks.get(index)
-    if (block?.kind !== "tool") return
-    if (!block.streamed) {
-      const input = block.input
-      const whole = input !== null && typeof input === "object" && Object.keys(input).length > 0
-      out.push({ _tag: "ToolCallDelta", index, delta: whole ? JSON.stringify(input) : "{}" })
+  /**
+   * The signature is a thinking block's last delta, so it ends the part at once: a stop before
+   * `content_block_stop` still keeps the signed thinking.
+   */
+  private sign(block: { readonly id: string; ended: boolean }, signature: string, out: Array<StreamPart.StreamPart>) {
+    block.ended = true
+    out.push({ _tag: "ReasoningEnd", id: block.id, signature })
+  }
+
+  private blockStop(json: any, out: Array<StreamPart.StreamPart>) {
+    const block = this.blocks.get(json.index)
+    if (block !== undefined) this.endBlock(block, out)
+  }
+
+  private endBlock(block: Block, out: Array<StreamPart.StreamPart>) {
+    if (block.kind === "skip" || block.ended) return
+    block.ended = true
+    switch (block.kind) {
+      case "text":
+        out.push({ _tag: "TextEnd", id: block.id })
+        return
+      case "thinking":
+      case "redacted":
+        out.push({ _tag: "ReasoningEnd", id: block.id })
+        return
+      case "tool": {
+        if (!block.streamed) {
+          const input = block.input
+          const whole = input !== null && typeof input === "object" && Object.keys(input).length > 0
+          out.push({ _tag: "ToolCallDelta", id: block.id, delta: whole ? JSON.stringify(input) : "{}" })
+        }
+        out.push({ _tag: "ToolCallEnd", id: block.id })
+      }
     }
-    out.push({ _tag: "ToolCallEnd", index })
+  }
+
+  /** Ends the blocks a stream left open, so that every part is ended before the finish. */
+  private endBlocks(out: Array<StreamPart.StreamPart>) {
+    for (const block of this.blocks.values()) this.endBlock(block, out)
   }
 }

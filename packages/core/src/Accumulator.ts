@@ -1,45 +1,55 @@
 /**
- * Folds a stream of chunks into an assistant message, and hands out the partial message at any
+ * Folds a stream of parts into an assistant message, and hands out the partial message at any
  * point: the message so far, or the message as it stands after an interruption.
  */
-import type * as Chunk from "./Chunk.js"
 import type * as Message from "./Message.js"
 import type * as Part from "./Part.js"
 import type { StopReason } from "./StopReason.js"
+import type * as StreamPart from "./StreamPart.js"
 import * as Usage from "./Usage.js"
 
+type Metadata = Record<string, unknown> | undefined
+
+interface OpenText {
+  readonly _tag: "Text"
+  text: string
+  metadata: Metadata
+}
+
+interface OpenReasoning {
+  readonly _tag: "Reasoning"
+  text: string
+  signature: string | undefined
+  redacted: boolean
+  metadata: Metadata
+}
+
 interface OpenToolCall {
-  id: string
+  readonly _tag: "ToolCall"
+  readonly id: string
   name: string
   arguments: string
-  metadata: Record<string, unknown> | undefined
+  metadata: Metadata
   ended: boolean
 }
 
-type OpenPart =
-  | { readonly _tag: "Text"; text: string; metadata: Record<string, unknown> | undefined }
-  | {
-    readonly _tag: "Reasoning"
-    text: string
-    signature: string | undefined
-    redacted: boolean
-    metadata: Record<string, unknown> | undefined
-  }
-  | { readonly _tag: "ToolCall"; readonly call: OpenToolCall }
+type OpenPart = OpenText | OpenReasoning | OpenToolCall
 
-/** Whether `next` gives a key of `current` another value: then the text belongs to another part. */
-const conflicts = (current: Record<string, unknown> | undefined, next: Record<string, unknown> | undefined) => {
-  if (current === undefined || next === undefined) return false
-  for (const key in next) if (key in current && current[key] !== next[key]) return true
-  return false
-}
+const merge = (current: Metadata, next: Metadata): Metadata =>
+  next === undefined ? current : current === undefined ? next : { ...current, ...next }
 
 /**
- * A mutable fold of chunks into an assistant message. One per response; not shared across fibers.
+ * A mutable fold of stream parts into an assistant message, by part id. One per response; not
+ * shared across fibers. Parts take their place in the message in the order they started. A delta
+ * for an id that was never started opens its part, so that hand-written streams need no starts;
+ * a part that never ended is kept as it stands, except a tool call, which could not run.
  */
 export class Accumulator {
   private readonly parts: Array<OpenPart> = []
-  private readonly toolCalls = new Map<number, OpenToolCall>()
+  // Text, reasoning and tool-call ids are apart: a provider may number its blocks and name its calls alike.
+  private readonly texts = new Map<string, OpenText>()
+  private readonly reasonings = new Map<string, OpenReasoning>()
+  private readonly toolCalls = new Map<string, OpenToolCall>()
   private usage: Partial<Usage.Usage> = {}
   private stopReason: StopReason | undefined
   private rawStopReason: string | undefined
@@ -52,7 +62,7 @@ export class Accumulator {
     this.model = options.model
   }
 
-  /** True once a `Finish` chunk arrived. */
+  /** True once a `Finish` part arrived. */
   get finished(): boolean {
     return this.stopReason !== undefined
   }
@@ -62,82 +72,86 @@ export class Accumulator {
     return this.parts.length > 0
   }
 
-  /** Adds one chunk. */
-  add(chunk: Chunk.Chunk): void {
-    switch (chunk._tag) {
+  /** Adds one part. */
+  add(part: StreamPart.StreamPart): void {
+    switch (part._tag) {
       case "TextDelta": {
-        const last = this.parts[this.parts.length - 1]
-        const text = last?._tag === "Text" && !conflicts(last.metadata, chunk.metadata) ? last : this.pushText()
-        text.text += chunk.text
-        if (chunk.metadata !== undefined) text.metadata = { ...text.metadata, ...chunk.metadata }
+        const text = this.texts.get(part.id) ?? this.openText(part.id, undefined)
+        text.text += part.text
         return
       }
       case "ReasoningDelta": {
-        const last = this.parts[this.parts.length - 1]
-        if (last?._tag === "Reasoning" && last.signature === undefined) last.text += chunk.text
-        else this.parts.push({ _tag: "Reasoning", text: chunk.text, signature: undefined, redacted: false, metadata: undefined })
-        return
-      }
-      case "ReasoningSignature": {
-        const last = this.parts[this.parts.length - 1]
-        const open = last?._tag === "Reasoning" && last.signature === undefined
-          ? last
-          : this.pushReasoning()
-        open.signature = chunk.signature
-        open.redacted = chunk.redacted === true
-        open.metadata = chunk.metadata
-        return
-      }
-      case "ToolCallStart": {
-        const call: OpenToolCall = {
-          id: chunk.id,
-          name: chunk.name,
-          arguments: "",
-          metadata: chunk.metadata,
-          ended: false
-        }
-        this.toolCalls.set(chunk.index, call)
-        this.parts.push({ _tag: "ToolCall", call })
+        const reasoning = this.reasonings.get(part.id) ?? this.openReasoning(part.id, undefined)
+        reasoning.text += part.text
         return
       }
       case "ToolCallDelta": {
-        const call = this.toolCalls.get(chunk.index)
-        if (call !== undefined) call.arguments += chunk.delta
+        const call = this.toolCalls.get(part.id) ?? this.openToolCall(part.id, "", undefined)
+        // Arguments are fixed once the call ended: it may already be running.
+        if (!call.ended) call.arguments += part.delta
+        return
+      }
+      case "TextStart": {
+        this.openText(part.id, part.metadata)
+        return
+      }
+      case "TextEnd": {
+        const text = this.texts.get(part.id) ?? this.openText(part.id, undefined)
+        text.metadata = merge(text.metadata, part.metadata)
+        return
+      }
+      case "ReasoningStart": {
+        this.openReasoning(part.id, part.metadata)
+        return
+      }
+      case "ReasoningEnd": {
+        const reasoning = this.reasonings.get(part.id) ?? this.openReasoning(part.id, undefined)
+        if (part.signature !== undefined) reasoning.signature = part.signature
+        if (part.redacted === true) reasoning.redacted = true
+        reasoning.metadata = merge(reasoning.metadata, part.metadata)
+        return
+      }
+      case "ToolCallStart": {
+        this.openToolCall(part.id, part.name, part.metadata)
         return
       }
       case "ToolCallEnd": {
-        const call = this.toolCalls.get(chunk.index)
-        if (call !== undefined) {
-          call.ended = true
-          if (chunk.metadata !== undefined) call.metadata = { ...call.metadata, ...chunk.metadata }
-        }
+        const call = this.toolCalls.get(part.id) ?? this.openToolCall(part.id, "", undefined)
+        call.ended = true
+        call.metadata = merge(call.metadata, part.metadata)
         return
       }
       case "Usage": {
-        this.usage = { ...this.usage, ...chunk.usage }
+        this.usage = { ...this.usage, ...part.usage }
         return
       }
       case "Start": {
-        if (chunk.responseId !== undefined) this.responseId = chunk.responseId
-        if (chunk.model !== undefined) this.model = chunk.model
+        if (part.responseId !== undefined) this.responseId = part.responseId
+        if (part.model !== undefined) this.model = part.model
         return
       }
       case "Finish": {
-        this.stopReason = chunk.reason
-        this.rawStopReason = chunk.raw
+        this.stopReason = part.reason
+        this.rawStopReason = part.raw
         for (const call of this.toolCalls.values()) call.ended = true
         return
       }
     }
   }
 
-  /** Adds many chunks. */
-  addAll(chunks: Iterable<Chunk.Chunk>): void {
-    for (const chunk of chunks) this.add(chunk)
+  /** Adds many parts. */
+  addAll(parts: Iterable<StreamPart.StreamPart>): void {
+    for (const part of parts) this.add(part)
+  }
+
+  /** The tool call `id` as it stands, or `undefined` when no part has that id. */
+  toolCall(id: string): Part.ToolCall | undefined {
+    const call = this.toolCalls.get(id)
+    return call === undefined ? undefined : toolCallPart(call)
   }
 
   /**
-   * The message as it stands. Before a `Finish` chunk its stop reason is `other`; use
+   * The message as it stands. Before a `Finish` part its stop reason is `other`; use
    * `interrupted()` for a message cut short.
    *
    * @example
@@ -145,7 +159,13 @@ export class Accumulator {
    * import { Accumulator, Message } from "@reins/core"
    *
    * const acc = new Accumulator({ provider: "openai", model: "gpt-5-mini" })
-   * acc.addAll([{ _tag: "TextDelta", text: "Hel" }, { _tag: "TextDelta", text: "lo" }, { _tag: "Finish", reason: "stop" }])
+   * acc.addAll([
+   *   { _tag: "TextStart", id: "t" },
+   *   { _tag: "TextDelta", id: "t", text: "Hel" },
+   *   { _tag: "TextDelta", id: "t", text: "lo" },
+   *   { _tag: "TextEnd", id: "t" },
+   *   { _tag: "Finish", reason: "stop" }
+   * ])
    * assert.strictEqual(Message.text(acc.message()), "Hello")
    * ```
    */
@@ -167,14 +187,23 @@ export class Accumulator {
     return this.build("error", true)
   }
 
-  private pushText() {
-    const part = { _tag: "Text" as const, text: "", metadata: undefined as Record<string, unknown> | undefined }
+  private openText(id: string, metadata: Metadata): OpenText {
+    const part: OpenText = { _tag: "Text", text: "", metadata }
+    this.texts.set(id, part)
     this.parts.push(part)
     return part
   }
 
-  private pushReasoning() {
-    const part = { _tag: "Reasoning" as const, text: "", signature: undefined, redacted: false, metadata: undefined }
+  private openReasoning(id: string, metadata: Metadata): OpenReasoning {
+    const part: OpenReasoning = { _tag: "Reasoning", text: "", signature: undefined, redacted: false, metadata }
+    this.reasonings.set(id, part)
+    this.parts.push(part)
+    return part
+  }
+
+  private openToolCall(id: string, name: string, metadata: Metadata): OpenToolCall {
+    const part: OpenToolCall = { _tag: "ToolCall", id, name, arguments: "", metadata, ended: false }
+    this.toolCalls.set(id, part)
     this.parts.push(part)
     return part
   }
@@ -199,15 +228,9 @@ export class Accumulator {
           })
           break
         case "ToolCall":
-          produced += part.call.arguments
-          if (cut && !part.call.ended) break
-          content.push({
-            _tag: "ToolCall",
-            id: part.call.id,
-            name: part.call.name,
-            arguments: part.call.arguments,
-            ...(part.call.metadata !== undefined ? { metadata: part.call.metadata } : {})
-          })
+          produced += part.arguments
+          if (cut && !part.ended) break
+          content.push(toolCallPart(part))
       }
     }
     let usage = Usage.make(this.usage)
@@ -226,3 +249,11 @@ export class Accumulator {
     }
   }
 }
+
+const toolCallPart = (call: OpenToolCall): Part.ToolCall => ({
+  _tag: "ToolCall",
+  id: call.id,
+  name: call.name,
+  arguments: call.arguments,
+  ...(call.metadata !== undefined ? { metadata: call.metadata } : {})
+})

@@ -4,7 +4,7 @@
  * the provider's terminal event. Plain TypeScript over whole reads, so that every transport path
  * (the Node fast path, a portable byte stream) shares it.
  */
-import type * as Chunk from "./Chunk.js"
+import type * as StreamPart from "./StreamPart.js"
 import * as ProviderError from "./ProviderError.js"
 import * as Sse from "./Sse.js"
 
@@ -13,9 +13,9 @@ import * as Sse from "./Sse.js"
  * chunks onto `out`, and throw a `ProviderError` when the stream is bad or reports an error.
  */
 export interface EventDecoder {
-  readonly event: (event: Sse.SseEvent, out: Array<Chunk.Chunk>) => void
+  readonly event: (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>) => void
   /** Called when the body ends; throws if the stream was cut off before its terminal event. */
-  readonly end: (out: Array<Chunk.Chunk>) => void
+  readonly end: (out: Array<StreamPart.StreamPart>) => void
   /**
    * True once the provider's terminal event has been decoded (`[DONE]`, `response.completed`,
    * `message_stop`, Gemini's finishing candidate): the response is then over, whether or not the
@@ -111,7 +111,7 @@ export class EventBody {
     return this.mode === "other"
   }
 
-  feed(bytes: Uint8Array, out: Array<Chunk.Chunk>): void {
+  feed(bytes: Uint8Array, out: Array<StreamPart.StreamPart>): void {
     if (this.mode === "events") return this.decode(this.sse.feed(bytes), out)
     this.seen += this.text.decode(bytes, { stream: true })
     if (this.mode === "other") {
@@ -135,7 +135,7 @@ export class EventBody {
     for (let i = 0; i < held.length && !this.decoder.done; i++) this.decode(this.sse.feed(held[i]), out)
   }
 
-  end(out: Array<Chunk.Chunk>): void {
+  end(out: Array<StreamPart.StreamPart>): void {
     if (this.mode === "other") throw this.unexpected()
     if (this.mode === "sniffing") {
       this.seen += this.text.decode()
@@ -152,7 +152,7 @@ export class EventBody {
     return unexpectedBody(this.provider, this.facts, this.seen)
   }
 
-  private decode(events: Array<Sse.SseEvent>, out: Array<Chunk.Chunk>) {
+  private decode(events: Array<Sse.SseEvent>, out: Array<StreamPart.StreamPart>) {
     for (let i = 0; i < events.length; i++) {
       if (this.decoder.done) return
       this.decoder.event(events[i], out)

@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
-import type * as Chunk from "./Chunk.js"
+import type * as StreamPart from "./StreamPart.js"
 import * as BodyReader from "./BodyReader.js"
 import * as EventBody from "./EventBody.js"
 import * as ProviderError from "./ProviderError.js"
@@ -254,7 +254,7 @@ const decodeFailure = (provider: string, error: unknown): ProviderError.Provider
     : new ProviderError.ProtocolError({ provider, message: `could not decode the stream: ${errorMessage(error)}`, excerpt: "", cause: error })
 
 /** Whether a chunk is content: what a retry must never repeat. A response's opening and usage are not. */
-const isContent = (chunk: Chunk.Chunk): boolean => chunk._tag !== "Start" && chunk._tag !== "Usage"
+const isContent = (chunk: StreamPart.StreamPart): boolean => chunk._tag !== "Start" && chunk._tag !== "Usage"
 
 /**
  * A whole provider call: sends the request, decodes the SSE body with a fresh decoder, and emits
@@ -288,7 +288,7 @@ export const chunks = (
   request: HttpClientRequest.HttpClientRequest,
   options: Options,
   decoder: (info: ResponseInfo) => EventDecoder
-): Stream.Stream<Chunk.Chunk, ProviderError.ProviderError> => {
+): Stream.Stream<StreamPart.StreamPart, ProviderError.ProviderError> => {
   const secrets = Secrets.fromHeaders(request.headers)
   const open = (span: Tracer.Span) => {
     const once = Effect.withParentSpan(attempt(client, request, options, decoder, secrets, span), span)
@@ -312,7 +312,7 @@ export const chunks = (
 }
 
 /** Fails the stream with `TotalTimeout` once `timeouts.total` has passed, wherever it is. */
-const withTotalTimeout = (stream: Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>, options: Options) => {
+const withTotalTimeout = (stream: Stream.Stream<StreamPart.StreamPart, ProviderError.ProviderError>, options: Options) => {
   const total = options.timeouts?.total
   if (total === undefined) return stream
   const timeout = Duration.decode(total)
@@ -334,7 +334,7 @@ const attempt = (
   decoder: (info: ResponseInfo) => EventDecoder,
   secrets: ReadonlyArray<string>,
   span: Tracer.Span
-): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> =>
+): Effect.Effect<Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> =>
   Effect.flatMap(Scope.make(), (requestScope) => {
     // The request has a scope of its own, closed (aborting it) with the attempt's, unless the
     // response was whole before its body ended: the body then drains into the pool on its own.
@@ -358,7 +358,7 @@ const decodedBody = (
   secrets: ReadonlyArray<string>,
   span: Tracer.Span,
   onRelease: () => void
-): Effect.Effect<Pull.Pull<Chunk.Chunk, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> => {
+): Effect.Effect<Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError>, ProviderError.ProviderError, Scope.Scope> => {
     const { provider } = options
     const idleTimeout = Duration.decode(options.timeouts?.idle ?? defaultTimeouts.idle)
     const resetBy = options.timeouts?.idleResetBy ?? defaultTimeouts.idleResetBy
@@ -371,8 +371,8 @@ const decodedBody = (
     )
     // Silence in a body already known not to be a stream ends it as what it is.
     const onIdle = () => body.isOther ? body.unexpected() : new ProviderError.IdleTimeout({ provider, timeout: idleTimeout })
-    const feed = (bytes: Uint8Array, out: Array<Chunk.Chunk>) => body.feed(bytes, out)
-    const end = (out: Array<Chunk.Chunk>) => body.end(out)
+    const feed = (bytes: Uint8Array, out: Array<StreamPart.StreamPart>) => body.feed(bytes, out)
+    const end = (out: Array<StreamPart.StreamPart>) => body.end(out)
     const readable = nodeBody(response)
     if (readable !== undefined && "unsupported" in readable) {
       return Effect.fail(
@@ -418,15 +418,15 @@ const decodedBody = (
  */
 const portablePull = (
   read: Pull.Pull<Uint8Array, ProviderError.ProviderError>,
-  feed: (bytes: Uint8Array, out: Array<Chunk.Chunk>) => void,
-  end: (out: Array<Chunk.Chunk>) => void,
+  feed: (bytes: Uint8Array, out: Array<StreamPart.StreamPart>) => void,
+  end: (out: Array<StreamPart.StreamPart>) => void,
   done: () => boolean,
   onDecodeError: (thrown: unknown) => ProviderError.ProviderError
-): Pull.Pull<Chunk.Chunk, ProviderError.ProviderError> => {
+): Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError> => {
   let over = false
   let deferred: Option.Option<ProviderError.ProviderError> | undefined
-  const emit = (f: (out: Array<Chunk.Chunk>) => void): Pull.Pull<Chunk.Chunk, ProviderError.ProviderError> | undefined => {
-    const out: Array<Chunk.Chunk> = []
+  const emit = (f: (out: Array<StreamPart.StreamPart>) => void): Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError> | undefined => {
+    const out: Array<StreamPart.StreamPart> = []
     try {
       f(out)
       if (!over && done()) {
@@ -439,7 +439,7 @@ const portablePull = (
     }
     return out.length > 0 ? Effect.succeed(EffectChunk.unsafeFromArray(out)) : over ? next : undefined
   }
-  const next: Pull.Pull<Chunk.Chunk, ProviderError.ProviderError> = Effect.suspend(() => {
+  const next: Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError> = Effect.suspend(() => {
     if (deferred !== undefined) return Effect.fail(deferred)
     if (over) return Effect.fail(Option.none())
     return Effect.matchEffect(read, {

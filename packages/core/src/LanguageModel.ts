@@ -6,7 +6,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { Accumulator } from "./Accumulator.js"
-import type * as Chunk from "./Chunk.js"
+import type * as StreamPart from "./StreamPart.js"
 import type * as Message from "./Message.js"
 import type * as HttpStream from "./HttpStream.js"
 import type { ProviderError } from "./ProviderError.js"
@@ -49,7 +49,7 @@ export interface Service {
   readonly provider: string
   readonly model: string
   /** Streams one response. Interrupting the consumer closes its connection. */
-  readonly stream: (request: Request) => Stream.Stream<Chunk.Chunk, ProviderError>
+  readonly stream: (request: Request) => Stream.Stream<StreamPart.StreamPart, ProviderError>
 }
 
 /** The language model in context, provided by a provider's layer. */
@@ -72,7 +72,7 @@ export class LanguageModel extends Context.Tag("@reins/core/LanguageModel")<Lang
  * const typed: Effect.Effect<void, ProviderError.ProviderError, LanguageModel.LanguageModel> = program
  * ```
  */
-export const stream = (request: Request): Stream.Stream<Chunk.Chunk, ProviderError, LanguageModel> =>
+export const stream = (request: Request): Stream.Stream<StreamPart.StreamPart, ProviderError, LanguageModel> =>
   // A channel-level unwrap: `Stream.unwrap` flattens a stream of one stream, a layer that every
   // chunk would pass through.
   Stream.fromChannel(Channel.unwrap(Effect.map(LanguageModel, (model) => Stream.toChannel(model.stream(request)))))
@@ -101,7 +101,7 @@ export const generate = (request: Request): Effect.Effect<Message.Assistant, Pro
 /** Folds a provider's chunk stream into its assistant message; fails on a stream with nothing in it. */
 export const collect = (
   model: { readonly provider: string; readonly model: string },
-  chunks: Stream.Stream<Chunk.Chunk, ProviderError>
+  chunks: Stream.Stream<StreamPart.StreamPart, ProviderError>
 ): Effect.Effect<Message.Assistant, ProviderError> =>
   Effect.suspend(() => {
     const acc = new Accumulator(model)

@@ -2,7 +2,9 @@
  * An agent turn: the model, the tools it asks for, the model again, until it needs no tool. A turn
  * is one fiber, so `Fiber.interrupt` is its Stop button, and whatever way it ends, the
  * conversation it leaves is valid to continue: the partial answer is kept with
- * `stopReason: "interrupted"`, and every tool call has a result.
+ * `stopReason: "interrupted"`, and every tool call has a result. A tool starts as soon as its call
+ * is complete, while the model may still be streaming the rest of its answer; results are recorded
+ * in call order.
  */
 import * as EffectChunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
@@ -17,12 +19,12 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { Accumulator } from "./Accumulator.js"
-import type * as Chunk from "./Chunk.js"
 import * as LanguageModel from "./LanguageModel.js"
 import * as Message from "./Message.js"
 import type * as Part from "./Part.js"
 import type { ProviderError } from "./ProviderError.js"
 import type { StopReason } from "./StopReason.js"
+import type * as StreamPart from "./StreamPart.js"
 import * as Toolkit from "./Toolkit.js"
 import type * as Tool from "./Tool.js"
 import * as Usage from "./Usage.js"
@@ -54,10 +56,14 @@ export interface TurnResult {
   readonly usage: Usage.Usage
 }
 
-/** What a turn streams to a UI; a turn can be rendered from these alone. */
+/**
+ * What a turn streams to a UI; a turn can be rendered from these alone. A tool's `ToolCallStarted`
+ * follows its call's `ToolCallEnd` part and may come before the step's `StepEnd`, since the tool
+ * starts while the model goes on.
+ */
 export type TurnEvent =
   | { readonly _tag: "StepStart"; readonly step: number }
-  | { readonly _tag: "Chunk"; readonly step: number; readonly chunk: Chunk.Chunk }
+  | { readonly _tag: "StreamPart"; readonly step: number; readonly part: StreamPart.StreamPart }
   | { readonly _tag: "ToolCallStarted"; readonly step: number; readonly call: Part.ToolCall }
   | { readonly _tag: "ToolResult"; readonly step: number; readonly result: Message.ToolResult }
   | { readonly _tag: "StepEnd"; readonly step: number; readonly message: Message.Assistant }
@@ -74,17 +80,19 @@ const interruptedResult = (call: Part.ToolCall): Message.ToolResult =>
 /** Where a turn is, so that a stop at any point can leave the conversation valid. */
 type Phase =
   | { readonly _tag: "Idle" }
-  | { readonly _tag: "Streaming"; readonly acc: Accumulator }
+  | { readonly _tag: "Streaming"; readonly acc: Accumulator; readonly results: Map<string, Message.ToolResult> }
   | { readonly _tag: "Tools"; readonly calls: ReadonlyArray<Part.ToolCall>; readonly results: Map<string, Message.ToolResult> }
 
 /**
  * Makes every tool-call id of a step unique in the conversation: some servers send none (and an id
  * is made per response) or reuse theirs in every step, and providers such as Anthropic reject a
- * request that repeats one. A repeated id gets a suffix; the chunks are renamed before anything
- * reads them, so the UI, the history and the results all see the same id.
+ * request that repeats one. A repeated id gets a suffix; the parts are renamed before anything
+ * reads them, so the UI, the history and the results all see the same id. One per step.
  */
 class CallIds {
   private readonly taken = new Set<string>()
+  /** The id each call of the step goes by, from its wire id. */
+  private readonly current = new Map<string, string>()
 
   constructor(history: ReadonlyArray<Message.Message>) {
     for (const message of history) {
@@ -92,22 +100,29 @@ class CallIds {
     }
   }
 
-  /** The chunks with repeated call ids replaced; the same array when none repeats. */
-  rename(chunks: ReadonlyArray<Chunk.Chunk>): ReadonlyArray<Chunk.Chunk> {
-    let out: Array<Chunk.Chunk> | undefined
-    for (let i = 0; i < chunks.length; i++) {
-      const chunk = chunks[i]
-      if (chunk._tag !== "ToolCallStart") continue
-      let id = chunk.id
-      if (this.taken.has(id)) {
-        let n = 2
-        while (this.taken.has(`${chunk.id}_${n}`)) n++
-        id = `${chunk.id}_${n}`
-        ;(out ??= chunks.slice())[i] = { ...chunk, id }
-      }
-      this.taken.add(id)
+  /** The parts with repeated call ids replaced; the same array when none repeats. */
+  rename(parts: ReadonlyArray<StreamPart.StreamPart>): ReadonlyArray<StreamPart.StreamPart> {
+    let out: Array<StreamPart.StreamPart> | undefined
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]
+      if (part._tag !== "ToolCallStart" && part._tag !== "ToolCallDelta" && part._tag !== "ToolCallEnd") continue
+      // A start names a new call; a delta or an end goes by its call's id, or names one it never started.
+      const id = (part._tag !== "ToolCallStart" ? this.current.get(part.id) : undefined) ?? this.claim(part.id)
+      if (id !== part.id) (out ??= parts.slice())[i] = { ...part, id }
     }
-    return out ?? chunks
+    return out ?? parts
+  }
+
+  private claim(wire: string): string {
+    let id = wire
+    if (this.taken.has(id)) {
+      let n = 2
+      while (this.taken.has(`${wire}_${n}`)) n++
+      id = `${wire}_${n}`
+    }
+    this.taken.add(id)
+    this.current.set(wire, id)
+    return id
   }
 }
 
@@ -173,12 +188,51 @@ const closing = (phase: Phase, interrupted: boolean): ReadonlyArray<Message.Mess
       return []
     case "Streaming": {
       const message = phase.acc.finished ? phase.acc.message() : interrupted ? phase.acc.interrupted() : phase.acc.failed()
-      return [message, ...Message.toolCalls(message).map(interruptedResult)]
+      return [message, ...Message.toolCalls(message).map((call) => phase.results.get(call.id) ?? interruptedResult(call))]
     }
     case "Tools":
       return phase.calls.map((call) => phase.results.get(call.id) ?? interruptedResult(call))
   }
 }
+
+/**
+ * The tools of one step. Each call starts once, when it is complete, in a fiber of the step's scope,
+ * so that a step that ends in any way stops the tools still running; a result lands in `results`
+ * as soon as it exists.
+ */
+const stepTools = <Tools extends ReadonlyArray<Tool.Any>>(
+  toolkit: Toolkit.Toolkit<Tools>,
+  step: number,
+  concurrency: number | "unbounded",
+  results: Map<string, Message.ToolResult>,
+  notify: (event: TurnEvent) => Effect.Effect<void>
+) =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const permits = concurrency === "unbounded" ? undefined : yield* Effect.makeSemaphore(concurrency)
+    const fibers = new Map<string, Fiber.RuntimeFiber<void>>()
+    const start = (call: Part.ToolCall): Effect.Effect<void, never, Tool.Requirements<Tools[number]>> => {
+      const run = notify({ _tag: "ToolCallStarted", step, call }).pipe(
+        Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result))),
+        Effect.flatMap((result) => notify({ _tag: "ToolResult", step, result }))
+      )
+      return Effect.asVoid(Effect.tap(
+        Effect.forkIn(permits === undefined ? run : permits.withPermits(1)(run), scope),
+        (fiber) => Effect.sync(() => fibers.set(call.id, fiber))
+      ))
+    }
+    const started = new Set<string>()
+    return {
+      /** Starts the calls not started yet. */
+      start: (calls: ReadonlyArray<Part.ToolCall>): Effect.Effect<void, never, Tool.Requirements<Tools[number]>> => {
+        const fresh = calls.filter((call) => !started.has(call.id))
+        for (const call of fresh) started.add(call.id)
+        return fresh.length === 0 ? Effect.void : Effect.forEach(fresh, start, { discard: true })
+      },
+      /** Waits for every started call; a tool's defect fails it. */
+      await: Effect.suspend(() => Effect.forEach(fibers.values(), Fiber.join, { discard: true }))
+    }
+  })
 
 const loop = <Tools extends ReadonlyArray<Tool.Any>>(
   options: Options<Tools>,
@@ -202,42 +256,50 @@ const loop = <Tools extends ReadonlyArray<Tool.Any>>(
       while (steps < maxSteps) {
         const step = ++steps
         yield* notify({ _tag: "StepStart", step })
-        const acc = new Accumulator(model)
-        phase = { _tag: "Streaming", acc }
-        const messages = yield* SubscriptionRef.get(conversation)
-        const ids = new CallIds(messages)
-        yield* model.stream({ ...options.request, messages, tools: toolkit.definitions }).pipe(
-          Stream.runForEachChunk((batch) => {
-            const chunks = ids.rename(EffectChunk.toReadonlyArray(batch))
-            acc.addAll(chunks)
-            return emit === undefined ? Effect.void : emit(chunks.map((chunk) => ({ _tag: "Chunk", step, chunk })))
-          })
-        )
-        const message = acc.message()
-        const calls = Message.toolCalls(message)
-        const results = new Map<string, Message.ToolResult>()
-        // The answer and the phase change land together: a stop in between would lose track of the calls.
-        yield* Effect.uninterruptible(Effect.suspend(() => {
-          phase = calls.length > 0 ? { _tag: "Tools", calls, results } : { _tag: "Idle" }
-          return append(conversation, [message])
+        const calls = yield* Effect.scoped(Effect.gen(function*() {
+          const acc = new Accumulator(model)
+          const results = new Map<string, Message.ToolResult>()
+          phase = { _tag: "Streaming", acc, results }
+          const tools = yield* stepTools(toolkit, step, options.concurrency ?? "unbounded", results, notify)
+          const messages = yield* SubscriptionRef.get(conversation)
+          const ids = new CallIds(messages)
+          yield* model.stream({ ...options.request, messages, tools: toolkit.definitions }).pipe(
+            Stream.runForEachChunk((batch) => {
+              const parts = ids.rename(EffectChunk.toReadonlyArray(batch))
+              acc.addAll(parts)
+              let complete: Array<Part.ToolCall> | undefined
+              for (let i = 0; i < parts.length; i++) {
+                const part = parts[i]
+                if (part._tag !== "ToolCallEnd") continue
+                const call = acc.toolCall(part.id)
+                if (call !== undefined) (complete ??= []).push(call)
+              }
+              const shown = emit === undefined ? Effect.void : emit(parts.map((part) => ({ _tag: "StreamPart", step, part })))
+              // The parts are shown first, so that a call's end comes before its tool's start.
+              return complete === undefined ? shown : Effect.zipRight(shown, tools.start(complete))
+            })
+          )
+          const message = acc.message()
+          const calls = Message.toolCalls(message)
+          // The answer and the phase change land together: a stop in between would lose track of the calls.
+          yield* Effect.uninterruptible(Effect.suspend(() => {
+            phase = calls.length > 0 ? { _tag: "Tools", calls, results } : { _tag: "Idle" }
+            return append(conversation, [message])
+          }))
+          usage = Usage.add(usage, message.usage)
+          stopReason = message.stopReason
+          yield* notify({ _tag: "StepEnd", step, message })
+          if (calls.length === 0) return calls
+          // Calls that no end announced (a stream cut at its finish) start now.
+          yield* tools.start(calls)
+          yield* tools.await
+          yield* Effect.uninterruptible(Effect.suspend(() => {
+            phase = { _tag: "Idle" }
+            return append(conversation, calls.map((call) => results.get(call.id)!))
+          }))
+          return calls
         }))
-        usage = Usage.add(usage, message.usage)
-        stopReason = message.stopReason
-        yield* notify({ _tag: "StepEnd", step, message })
         if (calls.length === 0) break
-        yield* Effect.forEach(
-          calls,
-          (call) =>
-            notify({ _tag: "ToolCallStarted", step, call }).pipe(
-              Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result))),
-              Effect.flatMap((result) => notify({ _tag: "ToolResult", step, result }))
-            ),
-          { concurrency: options.concurrency ?? "unbounded", discard: true }
-        )
-        yield* Effect.uninterruptible(Effect.suspend(() => {
-          phase = { _tag: "Idle" }
-          return append(conversation, calls.map((call) => results.get(call.id)!))
-        }))
       }
       const all = yield* SubscriptionRef.get(conversation)
       const result: TurnResult = { messages: all.slice(start), stopReason, steps, usage }

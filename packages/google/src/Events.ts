@@ -1,5 +1,5 @@
 /**
- * Gemini `streamGenerateContent?alt=sse` events decoded into chunks. Every event is a whole
+ * Gemini `streamGenerateContent?alt=sse` events decoded into stream parts. Every event is a whole
  * `GenerateContentResponse` (or an `{ error }` object): the new parts of candidate 0, perhaps its
  * `finishReason`, the usage so far and, for a refused prompt, `promptFeedback`. There is no terminal
  * event: the body ending after a finish reason (or a prompt block) is the normal end.
@@ -8,8 +8,13 @@
  * JSON text, so a call's arguments are assembled into an object as its fragments arrive and sent as
  * one `ToolCallDelta` (valid JSON) when the call's last fragment (`willContinue` absent) arrives; its
  * `ToolCallStart` is sent with the first fragment, so the call shows at once.
+ *
+ * Gemini marks no text boundaries: consecutive text (or thought) pieces form one part, with an id
+ * of the decoder's making, until the other kind, a call or the finish comes. A thought signature
+ * belongs to the part it arrives on: on a part's first piece it goes on its start, on a later piece
+ * (often an empty text that holds only the signature) it ends the part.
  */
-import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
+import type { HttpStream, Sse, StopReason, StreamPart } from "@reins/core"
 import { HttpStream as Http, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 
@@ -193,7 +198,7 @@ export const callId = (): string => {
 
 /** A function call whose fragments are still arriving. */
 interface OpenCall {
-  readonly index: number
+  readonly id: string
   readonly args: PartialArguments
   /** A signature that came on a later fragment than the first, sent on `ToolCallEnd`. */
   signature: string | undefined
@@ -208,8 +213,9 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
   private blockReason: string | undefined
   private toolCalls = 0
   private open: OpenCall | undefined
-  /** What the last content was, so that a part holding only a signature lands on the right thing. */
-  private last: "text" | "reasoning" | "signed" | "tool" | undefined
+  /** The text or thought part that pieces extend, if one is open. */
+  private part: { readonly kind: "text" | "reasoning"; readonly id: string; readonly signature: string | undefined } | undefined
+  private parts = 0
   private usageKey = ""
 
   constructor(
@@ -217,7 +223,7 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     private readonly info: HttpStream.ResponseInfo
   ) {}
 
-  readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+  readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     const json = Http.parseJson(this.provider, event)
     if (!isObject(json)) return
@@ -237,7 +243,7 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     if (isObject(candidate)) {
       const parts = (candidate.content as any)?.parts
       if (Array.isArray(parts)) {
-        for (let i = 0; i < parts.length; i++) this.part(parts[i], out)
+        for (let i = 0; i < parts.length; i++) this.piece(parts[i], out)
       }
       if (typeof candidate.finishReason === "string") {
         this.finishReason = candidate.finishReason
@@ -252,16 +258,17 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     if (this.finishReason !== undefined || (this.blockReason !== undefined && candidate === undefined)) this.finish(out)
   }
 
-  readonly end = (out: Array<Chunk.Chunk>): void => {
+  readonly end = (out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     if (this.finishReason !== undefined || this.blockReason !== undefined) return this.finish(out)
     if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
     throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
   }
 
-  private finish(out: Array<Chunk.Chunk>): void {
+  private finish(out: Array<StreamPart.StreamPart>): void {
     this.done = true
     this.closeCall(out)
+    this.closePart(undefined, out)
     const raw = this.finishReason
     if (raw === undefined) {
       // A blocked prompt gets no candidate at all: a complete answer that says why, not a failure.
@@ -273,45 +280,75 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     out.push({ _tag: "Finish", reason: reason === "stop" && this.toolCalls > 0 ? "tool-calls" : reason, raw })
   }
 
-  private part(part: any, out: Array<Chunk.Chunk>): void {
+  private piece(part: any, out: Array<StreamPart.StreamPart>): void {
     if (!isObject(part)) return
     const signature = typeof part.thoughtSignature === "string" && part.thoughtSignature !== "" ? part.thoughtSignature : undefined
     if (isObject(part.functionCall)) return this.functionCall(part.functionCall, signature, out)
     // A streamed call stays open until its own fragment without `willContinue` ("another partial
     // message for the current FunctionCall is expected to follow"), whatever parts come between;
     // the finish reason closes it at the latest.
-    const text = part.text
+    const text = typeof part.text === "string" ? part.text : undefined
     if (part.thought === true) {
-      if (typeof text === "string" && text !== "") {
-        out.push({ _tag: "ReasoningDelta", text })
-        this.last = "reasoning"
-      }
+      if (text !== undefined && text !== "") this.extend("reasoning", text, undefined, out)
       if (signature !== undefined) {
-        out.push({ _tag: "ReasoningSignature", signature })
-        this.last = "signed"
+        if (this.part?.kind !== "reasoning") this.extend("reasoning", "", undefined, out)
+        this.closePart(signature, out)
       }
       return
     }
-    if (typeof text === "string") {
-      if (text === "" && signature === undefined) return
-      out.push(signature !== undefined ? { _tag: "TextDelta", text, metadata: { thoughtSignature: signature } } : { _tag: "TextDelta", text })
-      this.last = "text"
+    if (text === undefined && signature === undefined) {
+      // Other parts (inline data, executable code, ...) hold nothing the vocabulary carries.
       return
     }
-    if (signature !== undefined) {
-      // A part that holds only a signature: it closes the thought before it, else it signs the text.
-      if (this.last === "reasoning") {
-        out.push({ _tag: "ReasoningSignature", signature })
-        this.last = "signed"
-      } else {
-        out.push({ _tag: "TextDelta", text: "", metadata: { thoughtSignature: signature } })
-        this.last = "text"
-      }
+    if (text === undefined || text === "") {
+      if (signature === undefined) return
+      // A piece that holds only a signature: it ends the thought or text before it, else it is an
+      // empty text part of its own, signed.
+      if (this.part !== undefined && this.part.signature === undefined) return this.closePart(signature, out)
+      this.extend("text", "", signature, out)
+      return this.closePart(undefined, out)
     }
-    // Other parts (inline data, executable code, ...) hold nothing the chunk vocabulary carries.
+    this.extend("text", text, signature, out)
   }
 
-  private functionCall(call: Record<string, unknown>, signature: string | undefined, out: Array<Chunk.Chunk>): void {
+  /** Adds a piece to the open part of `kind`, opening one when another kind, or another signature, is open. */
+  private extend(kind: "text" | "reasoning", text: string, signature: string | undefined, out: Array<StreamPart.StreamPart>): void {
+    let open = this.part
+    if (open !== undefined && open.kind === kind && signature !== undefined && signature !== open.signature) {
+      // A signature on a later piece signs what came before it and ends the part.
+      if (open.signature === undefined) {
+        if (text !== "") out.push({ _tag: "TextDelta", id: open.id, text })
+        return this.closePart(signature, out)
+      }
+      this.closePart(undefined, out)
+      open = undefined
+    }
+    if (open === undefined || open.kind !== kind) {
+      this.closePart(undefined, out)
+      this.part = open = { kind, id: `${kind}_${this.parts++}`, signature }
+      const metadata = signature !== undefined ? { thoughtSignature: signature } : undefined
+      out.push(
+        kind === "text"
+          ? metadata !== undefined ? { _tag: "TextStart", id: open.id, metadata } : { _tag: "TextStart", id: open.id }
+          : { _tag: "ReasoningStart", id: open.id }
+      )
+    }
+    if (text !== "") out.push({ _tag: kind === "text" ? "TextDelta" : "ReasoningDelta", id: open.id, text })
+  }
+
+  /** Ends the open text or thought part, with `signature` when it arrived at its end. */
+  private closePart(signature: string | undefined, out: Array<StreamPart.StreamPart>): void {
+    const open = this.part
+    if (open === undefined) return
+    this.part = undefined
+    if (open.kind === "reasoning") {
+      out.push(signature !== undefined ? { _tag: "ReasoningEnd", id: open.id, signature } : { _tag: "ReasoningEnd", id: open.id })
+    } else {
+      out.push(signature !== undefined ? { _tag: "TextEnd", id: open.id, metadata: { thoughtSignature: signature } } : { _tag: "TextEnd", id: open.id })
+    }
+  }
+
+  private functionCall(call: Record<string, unknown>, signature: string | undefined, out: Array<StreamPart.StreamPart>): void {
     const open = this.open
     if (open !== undefined) {
       // A later fragment of the streamed call: `name` is only on the first one.
@@ -324,7 +361,8 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     const name = typeof call.name === "string" ? call.name : ""
     // A fragment that belongs to no call has nothing to attach to.
     if (name === "") return
-    const index = this.toolCalls++
+    this.toolCalls++
+    this.closePart(undefined, out)
     const wireId = typeof call.id === "string" && call.id !== "" ? call.id : undefined
     const metadata: Record<string, unknown> | undefined = signature === undefined && wireId === undefined ? undefined : {
       ...(signature !== undefined ? { thoughtSignature: signature } : {}),
@@ -332,16 +370,15 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
       ...(wireId !== undefined ? { functionCallId: wireId } : {})
     }
     const id = wireId ?? callId()
-    out.push(metadata === undefined ? { _tag: "ToolCallStart", index, id, name } : { _tag: "ToolCallStart", index, id, name, metadata })
-    this.last = "tool"
+    out.push(metadata === undefined ? { _tag: "ToolCallStart", id, name } : { _tag: "ToolCallStart", id, name, metadata })
     if (call.willContinue !== true && !Array.isArray(call.partialArgs)) {
-      out.push({ _tag: "ToolCallDelta", index, delta: JSON.stringify(isObject(call.args) ? call.args : {}) })
-      out.push({ _tag: "ToolCallEnd", index })
+      out.push({ _tag: "ToolCallDelta", id, delta: JSON.stringify(isObject(call.args) ? call.args : {}) })
+      out.push({ _tag: "ToolCallEnd", id })
       return
     }
     const args = new PartialArguments(isObject(call.args) ? call.args : undefined)
     if (Array.isArray(call.partialArgs)) this.partialArgs(args, call.partialArgs)
-    this.open = { index, args, signature: undefined }
+    this.open = { id, args, signature: undefined }
     if (call.willContinue !== true) this.closeCall(out)
   }
 
@@ -357,15 +394,15 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  private closeCall(out: Array<Chunk.Chunk>): void {
+  private closeCall(out: Array<StreamPart.StreamPart>): void {
     const open = this.open
     if (open === undefined) return
     this.open = undefined
-    out.push({ _tag: "ToolCallDelta", index: open.index, delta: open.args.json() })
+    out.push({ _tag: "ToolCallDelta", id: open.id, delta: open.args.json() })
     out.push(
       open.signature === undefined
-        ? { _tag: "ToolCallEnd", index: open.index }
-        : { _tag: "ToolCallEnd", index: open.index, metadata: { thoughtSignature: open.signature } }
+        ? { _tag: "ToolCallEnd", id: open.id }
+        : { _tag: "ToolCallEnd", id: open.id, metadata: { thoughtSignature: open.signature } }
     )
   }
 
@@ -374,7 +411,7 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
    * changed. `promptTokenCount` already includes `cachedContentTokenCount`, and
    * `candidatesTokenCount` excludes `thoughtsTokenCount`, which output tokens include.
    */
-  private usage(meta: Record<string, unknown>, out: Array<Chunk.Chunk>): void {
+  private usage(meta: Record<string, unknown>, out: Array<StreamPart.StreamPart>): void {
     const prompt = WireValue.count(meta.promptTokenCount)
     const toolPrompt = WireValue.count(meta.toolUsePromptTokenCount)
     const candidates = WireValue.count(meta.candidatesTokenCount)
@@ -383,7 +420,7 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
     const key = `${prompt},${toolPrompt},${candidates},${thoughts},${cached}`
     if (key === this.usageKey) return
     this.usageKey = key
-    const usage: { -readonly [K in keyof Chunk.UsageChunk["usage"]]: Chunk.UsageChunk["usage"][K] } = {}
+    const usage: { -readonly [K in keyof StreamPart.Usage["usage"]]: StreamPart.Usage["usage"][K] } = {}
     // Tool-use prompt tokens (search results read by the model) are billed as input, like the prompt.
     if (prompt !== undefined || toolPrompt !== undefined) usage.inputTokens = (prompt ?? 0) + (toolPrompt ?? 0)
     if (candidates !== undefined || thoughts !== undefined) usage.outputTokens = (candidates ?? 0) + (thoughts ?? 0)

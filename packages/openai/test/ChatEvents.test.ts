@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Accumulator, type Chunk, Message } from "@reins/core"
+import { Accumulator, Message, type StreamPart } from "@reins/core"
+import { expectWellFormed } from "../../../test/streamParts.js"
 import { ChatEventDecoder } from "../src/chat/Events.js"
 import { dialects, type ExpectedCall } from "./dialects.js"
 
@@ -8,29 +9,6 @@ const message = (data: unknown) => ({ event: "message", data: typeof data === "s
 const chunk = (delta: unknown, finish: string | null = null) => ({ id: "c1", model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })
 
 const GENERATED = /^call_[0-9A-Za-z]{24}$/
-
-/** Checks the chunk contract for tool calls: one start per index, deltas and one end after it, all before the finish. */
-const expectWellFormed = (out: ReadonlyArray<Chunk.Chunk>) => {
-  const started = new Set<number>()
-  const ended = new Set<number>()
-  let finished = false
-  for (const chunk of out) {
-    expect(finished).toBe(false)
-    if (chunk._tag === "ToolCallStart") {
-      expect(started.has(chunk.index)).toBe(false)
-      started.add(chunk.index)
-    } else if (chunk._tag === "ToolCallDelta") {
-      expect(started.has(chunk.index) && !ended.has(chunk.index)).toBe(true)
-      expect(chunk.delta).not.toBe("")
-    } else if (chunk._tag === "ToolCallEnd") {
-      expect(started.has(chunk.index) && !ended.has(chunk.index)).toBe(true)
-      ended.add(chunk.index)
-    } else if (chunk._tag === "Finish") {
-      finished = true
-    }
-  }
-  expect([...ended].sort()).toEqual([...started].sort())
-}
 
 /** The calls of a decoded message against a row's calls; a row's call without id must have a generated one. */
 const expectCalls = (message: Message.Assistant, expected: ReadonlyArray<ExpectedCall>) => {
@@ -44,7 +22,7 @@ const expectCalls = (message: Message.Assistant, expected: ReadonlyArray<Expecte
   expect(new Set(calls.map((call) => call.id)).size).toBe(calls.length)
 }
 
-const assemble = (out: ReadonlyArray<Chunk.Chunk>) => {
+const assemble = (out: ReadonlyArray<StreamPart.StreamPart>) => {
   const acc = new Accumulator({ provider: "openai", model: "m" })
   acc.addAll(out)
   return acc.message()
@@ -52,7 +30,7 @@ const assemble = (out: ReadonlyArray<Chunk.Chunk>) => {
 
 const decode = (events: ReadonlyArray<unknown>, end = true) => {
   const decoder = new ChatEventDecoder("openai", info)
-  const out: Array<Chunk.Chunk> = []
+  const out: Array<StreamPart.StreamPart> = []
   for (const event of events) decoder.event(message(event), out)
   if (end) decoder.end(out)
   return out
@@ -93,7 +71,17 @@ describe("ChatEventDecoder", () => {
       { id: "c1", choices: [{ index: 0, delta: {}, finish_reason: "stop", usage: { prompt_tokens: 3, completion_tokens: 5, cached_tokens: 1 } }] },
       "[DONE]"
     ])
-    expect(out.filter((c) => c._tag === "ReasoningDelta")).toEqual([{ _tag: "ReasoningDelta", text: "a" }, { _tag: "ReasoningDelta", text: "b" }])
+    expect(out.filter((c) => c._tag !== "Usage")).toEqual([
+      { _tag: "Start", responseId: "c1", model: "m", requestId: "req_1" },
+      { _tag: "ReasoningStart", id: "reasoning_0" },
+      { _tag: "ReasoningDelta", id: "reasoning_0", text: "a" },
+      { _tag: "ReasoningDelta", id: "reasoning_0", text: "b" },
+      { _tag: "ReasoningEnd", id: "reasoning_0" },
+      { _tag: "TextStart", id: "text_1" },
+      { _tag: "TextDelta", id: "text_1", text: "c" },
+      { _tag: "TextEnd", id: "text_1" },
+      { _tag: "Finish", reason: "stop", raw: "stop" }
+    ])
     expect(out).toContainEqual({ _tag: "Usage", usage: { inputTokens: 3, outputTokens: 5, cacheReadTokens: 1 } })
   })
 
@@ -172,6 +160,46 @@ describe("ChatEventDecoder", () => {
   it("fails malformed JSON with an excerpt, and ignores unknown fields", () => {
     expect(() => decode(["{\"choices\": [oops"], false)).toThrow(expect.objectContaining({ _tag: "ProtocolError", excerpt: "{\"choices\": [oops" }))
     const out = decode([{ ...chunk({ content: "x", audio: { id: "z" } }, "stop"), system_fingerprint: "fp", obfuscation: "abc" }, "[DONE]"])
-    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([{ _tag: "TextDelta", text: "x" }])
+    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([{ _tag: "TextDelta", id: "text_0", text: "x" }])
+  })
+
+  describe("part boundaries", () => {
+    it("ends text and reasoning where the other kind or a tool call begins, each under its own id", () => {
+      const out = decode([
+        chunk({ reasoning_content: "think" }),
+        chunk({ content: "Checking." }),
+        chunk({ reasoning_content: "more" }),
+        chunk({ tool_calls: [{ index: 0, id: "a", type: "function", function: { name: "f", arguments: "{}" } }] }),
+        chunk({ content: "after" }),
+        chunk({}, "tool_calls"),
+        "[DONE]"
+      ])
+      const ids = expectWellFormed(out)
+      expect(ids).toEqual({ Text: ["text_1", "text_3"], Reasoning: ["reasoning_0", "reasoning_2"], ToolCall: ["a"] })
+      expect(assemble(out).content.map((part) => part._tag)).toEqual(["Reasoning", "Text", "Reasoning", "ToolCall", "Text"])
+    })
+
+    it("ends a call once the next call begins after its arguments closed, before the finish", () => {
+      const out = decode([
+        chunk({ tool_calls: [{ index: 0, id: "a", type: "function", function: { name: "f", arguments: "{\"x\":" } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: "1}" } }] }),
+        chunk({ tool_calls: [{ index: 1, id: "b", type: "function", function: { name: "g", arguments: "{}" } }] })
+      ], false)
+      const tags = out.map((part) => `${part._tag}${"id" in part ? ` ${part.id}` : ""}`)
+      expect(tags).toEqual(["Start", "ToolCallStart a", "ToolCallDelta a", "ToolCallDelta a", "ToolCallEnd a", "ToolCallStart b", "ToolCallDelta b"])
+    })
+
+    it("keeps an interleaved call open until its arguments close, so that no piece of it is lost", () => {
+      const out = decode([
+        chunk({ tool_calls: [{ index: 0, id: "a", type: "function", function: { name: "f", arguments: "{\"x\":" } }] }),
+        chunk({ tool_calls: [{ index: 1, id: "b", type: "function", function: { name: "g", arguments: "{\"y\":" } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: "1}" } }] }),
+        chunk({ tool_calls: [{ index: 1, function: { arguments: "2}" } }] })
+      ], false)
+      const ends = out.flatMap((part, i) => part._tag === "ToolCallEnd" ? [[part.id, i]] : [])
+      // `a` ends with its closing piece, `b` waits for the finish.
+      expect(ends).toEqual([["a", out.findIndex((part) => part._tag === "ToolCallDelta" && part.delta === "1}") + 1]])
+      expectWellFormed(out, { finished: false })
+    })
   })
 })

@@ -1,14 +1,14 @@
 /**
- * A `LanguageModel` that answers from a script of chunk lists, with no HTTP at all: for testing
+ * A `LanguageModel` that answers from a script of stream-part lists, with no HTTP at all: for testing
  * code that uses a model (a turn, a tool, a UI) where the wire does not matter. Requests are
  * recorded so a test can check what was asked.
  */
-import { type Chunk, LanguageModel, ProviderError } from "@reins/core"
+import { LanguageModel, ProviderError, type StreamPart } from "@reins/core"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 
-/** One scripted answer: chunks to emit, or any stream of chunks (one that fails, stalls, ...). */
-export type Answer = ReadonlyArray<Chunk.Chunk> | Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>
+/** One scripted answer: parts to emit, or any stream of parts (one that fails, stalls, ...). */
+export type Answer = ReadonlyArray<StreamPart.StreamPart> | Stream.Stream<StreamPart.StreamPart, ProviderError.ProviderError>
 
 /** A scripted model and what it was asked. */
 export interface ScriptedModel {
@@ -51,7 +51,7 @@ export const make = (answers: ReadonlyArray<Answer>, options?: { readonly model?
             new ProviderError.StatusError({ provider: "scripted", status: 500, body: `no scripted answer for request ${requests.length}` })
           )
         }
-        return Array.isArray(answer) ? Stream.fromIterable(answer) : answer as Stream.Stream<Chunk.Chunk, ProviderError.ProviderError>
+        return Array.isArray(answer) ? Stream.fromIterable(answer) : answer as Stream.Stream<StreamPart.StreamPart, ProviderError.ProviderError>
       })
   }
   return { service, requests }
@@ -61,20 +61,22 @@ export const make = (answers: ReadonlyArray<Answer>, options?: { readonly model?
 export const layer = (answers: ReadonlyArray<Answer>, options?: { readonly model?: string }): Layer.Layer<LanguageModel.LanguageModel> =>
   Layer.succeed(LanguageModel.LanguageModel, make(answers, options).service)
 
-/** Chunks of a plain text answer that finishes normally. */
-export const text = (content: string): ReadonlyArray<Chunk.Chunk> => [
-  { _tag: "TextDelta", text: content },
+/** The parts of a plain text answer that finishes normally. */
+export const text = (content: string): ReadonlyArray<StreamPart.StreamPart> => [
+  { _tag: "TextStart", id: "text_0" },
+  { _tag: "TextDelta", id: "text_0", text: content },
+  { _tag: "TextEnd", id: "text_0" },
   { _tag: "Finish", reason: "stop", raw: "stop" }
 ]
 
-/** Chunks of an answer that calls one tool with `args`. */
-export const toolCall = (id: string, name: string, args: unknown): ReadonlyArray<Chunk.Chunk> => [
-  { _tag: "ToolCallStart", index: 0, id, name },
-  { _tag: "ToolCallDelta", index: 0, delta: JSON.stringify(args) },
-  { _tag: "ToolCallEnd", index: 0 },
+/** The parts of an answer that calls one tool with `args`. */
+export const toolCall = (id: string, name: string, args: unknown): ReadonlyArray<StreamPart.StreamPart> => [
+  { _tag: "ToolCallStart", id, name },
+  { _tag: "ToolCallDelta", id, delta: JSON.stringify(args) },
+  { _tag: "ToolCallEnd", id },
   { _tag: "Finish", reason: "tool-calls", raw: "tool_calls" }
 ]
 
 /** Never answers: a model thinking forever, to stop. */
-export const silent: Stream.Stream<Chunk.Chunk> = Stream.never
+export const silent: Stream.Stream<StreamPart.StreamPart> = Stream.never
 

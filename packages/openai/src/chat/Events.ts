@@ -1,13 +1,15 @@
 /**
- * Chat Completions stream events decoded into chunks. Each event is one `chat.completion.chunk`
- * (or an error object); the stream ends with `data: [DONE]`.
+ * Chat Completions stream events decoded into stream parts. Each event is one `chat.completion.chunk`
+ * (or an error object); the stream ends with `data: [DONE]`. The format marks no part boundaries:
+ * text and reasoning each form one part until the other kind, a tool call or the finish comes, and
+ * a tool call is complete once the next call begins (with its arguments closed) or the finish does.
  *
  * OpenAI streams a tool call as a first delta with `index`, `id` and `function.name`, then deltas
  * with the same `index` and pieces of `function.arguments`. Compatible servers deviate from that in
  * many ways; `ToolCalls` below keeps every call of each of them apart, whole and once. The README's
  * table "OpenAI-compatible dialects covered" lists the deviations and the servers that send them.
  */
-import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
+import type { HttpStream, Sse, StopReason, StreamPart } from "@reins/core"
 import { HttpStream as Http, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 
@@ -33,7 +35,7 @@ export const stopReason = (raw: string): StopReason => {
 export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
   ProviderError.fromErrorObject(provider, error)
 
-const usage = (wire: any): Chunk.UsageChunk => {
+const usage = (wire: any): StreamPart.Usage => {
   const cached = WireValue.count(wire.prompt_tokens_details?.cached_tokens ?? wire.cached_tokens)
   const reasoning = WireValue.count(wire.completion_tokens_details?.reasoning_tokens)
   const input = WireValue.count(wire.prompt_tokens) ?? 0
@@ -142,7 +144,7 @@ const sameArguments = (a: string, b: string): boolean => {
 
 /** One tool call of the response, as assembled from its deltas. */
 interface Call {
-  /** The chunk index: calls are numbered in the order they appear, whatever their wire `index`. */
+  /** Calls are numbered in the order they appear, whatever their wire `index`. */
   readonly index: number
   /** The first wire id the call came with; generated at its start when it came with none. */
   id: string | undefined
@@ -170,13 +172,16 @@ class ToolCalls {
   private readonly byId = new Map<string, Call>()
   private last: Call | undefined
 
+  /** `beforeStart` closes the text or reasoning part before a call, so that parts keep their order. */
+  constructor(private readonly beforeStart: (out: Array<StreamPart.StreamPart>) => void) {}
+
   /** Whether any call was started (a call with neither name nor arguments is not one). */
   get any(): boolean {
     return this.calls.some((call) => call.started)
   }
 
   /** Reads the `tool_calls` array of one delta. */
-  read(deltas: ReadonlyArray<any>, out: Array<Chunk.Chunk>): void {
+  read(deltas: ReadonlyArray<any>, out: Array<StreamPart.StreamPart>): void {
     for (const delta of deltas) {
       if (delta === null || typeof delta !== "object") continue
       // An empty id is no id: Gemini sends `id: ""` with `index: null` (meilisearch/meilisearch#5712).
@@ -204,7 +209,7 @@ class ToolCalls {
       }
 
       if (routing === "starts-another" || call === undefined) {
-        call = this.create(id, name)
+        call = this.create(id, name, out)
         routing = "continues"
       } else if (routing === "continues") {
         this.update(call, id, name)
@@ -215,24 +220,43 @@ class ToolCalls {
       if (routing === "continues" && args !== "" && !call.ended) this.append(call, args, out)
       // A call starts once it has a name, so that calls keep the order they came in.
       if (!call.started && call.name !== "") this.start(call, out)
+      this.settle(call, out)
     }
   }
 
   /** Ends every call, starting those still waiting for a name. */
-  end(out: Array<Chunk.Chunk>): void {
+  end(out: Array<StreamPart.StreamPart>): void {
     for (const call of this.calls) {
       if (call.ended) continue
-      call.ended = true
       // An entry with neither name nor arguments (an `id: ""`, `type: "function"` stub) is not a
       // call: nothing could run, and its empty id would break the next request
       // (lmstudio-ai/lmstudio-bug-tracker#830).
-      if (!call.started && call.name === "" && call.arguments === "") continue
+      if (!call.started && call.name === "" && call.arguments === "") {
+        call.ended = true
+        continue
+      }
       if (!call.started) this.start(call, out)
-      out.push({ _tag: "ToolCallEnd", index: call.index })
+      this.close(call, out)
     }
   }
 
-  private create(id: string | undefined, name: string | undefined): Call {
+  /**
+   * Ends a started call once another call has begun after it and its arguments have closed as one
+   * JSON object: nothing more of them can follow, and its tool can run. A call whose arguments are
+   * still open waits: OpenAI and others interleave the arguments of parallel calls.
+   */
+  private settle(call: Call, out: Array<StreamPart.StreamPart>): void {
+    if (call.started && !call.ended && call.scan.closed && !call.scan.invalid && call.index < this.calls.length - 1) {
+      this.close(call, out)
+    }
+  }
+
+  private close(call: Call, out: Array<StreamPart.StreamPart>): void {
+    call.ended = true
+    out.push({ _tag: "ToolCallEnd", id: call.id! })
+  }
+
+  private create(id: string | undefined, name: string | undefined, out: Array<StreamPart.StreamPart>): Call {
     const call: Call = {
       index: this.calls.length,
       id,
@@ -244,6 +268,7 @@ class ToolCalls {
       scan: new ArgumentScan()
     }
     this.calls.push(call)
+    for (let i = 0; i < this.calls.length - 1; i++) this.settle(this.calls[i], out)
     return call
   }
 
@@ -255,7 +280,7 @@ class ToolCalls {
     if (name !== undefined && call.name === "") call.name = name
   }
 
-  private append(call: Call, text: string, out: Array<Chunk.Chunk>): void {
+  private append(call: Call, text: string, out: Array<StreamPart.StreamPart>): void {
     let piece = text
     // The whole arguments, starting with what streamed so far, as vLLM's end-of-stream flush sends
     // them (vllm-project/vllm#42167, #51697): only the rest is new. It is taken as a continuation
@@ -268,15 +293,16 @@ class ToolCalls {
     }
     call.arguments += piece
     call.scan.feed(piece)
-    if (call.started) out.push({ _tag: "ToolCallDelta", index: call.index, delta: piece })
+    if (call.started) out.push({ _tag: "ToolCallDelta", id: call.id!, delta: piece })
     else call.pending += piece
   }
 
-  private start(call: Call, out: Array<Chunk.Chunk>): void {
+  private start(call: Call, out: Array<StreamPart.StreamPart>): void {
+    this.beforeStart(out)
     call.started = true
     call.id ??= generatedId()
-    out.push({ _tag: "ToolCallStart", index: call.index, id: call.id, name: call.name })
-    if (call.pending !== "") out.push({ _tag: "ToolCallDelta", index: call.index, delta: call.pending })
+    out.push({ _tag: "ToolCallStart", id: call.id, name: call.name })
+    if (call.pending !== "") out.push({ _tag: "ToolCallDelta", id: call.id, delta: call.pending })
     call.pending = ""
   }
 }
@@ -315,14 +341,17 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
   done = false
   private finishReason: string | undefined
   private refused = false
-  private readonly toolCalls = new ToolCalls()
+  /** The text or reasoning part that deltas extend, if one is open. */
+  private open: { readonly kind: "text" | "reasoning"; readonly id: string } | undefined
+  private parts = 0
+  private readonly toolCalls = new ToolCalls((out) => this.closePart(out))
 
   constructor(
     private readonly provider: string,
     private readonly info: HttpStream.ResponseInfo
   ) {}
 
-  readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+  readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     const data = event.data
     if (data === "[DONE]") {
@@ -330,7 +359,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
       this.finish(out)
       return
     }
-    // Chat Completions sends unnamed events; named ones (a proxy's `ping`, say) are not chunks.
+    // Chat Completions sends unnamed events; named ones (a proxy's `ping`, say) are not parts.
     if (event.event !== "message" && event.event !== "error") return
     const json = Http.parseJson(this.provider, event)
     if (json === null || typeof json !== "object") return
@@ -344,12 +373,12 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
       const delta = choice.delta
       if (delta != null) {
         const reasoning = delta.reasoning_content ?? delta.reasoning
-        if (typeof reasoning === "string" && reasoning !== "") out.push({ _tag: "ReasoningDelta", text: reasoning })
-        if (typeof delta.content === "string" && delta.content !== "") out.push({ _tag: "TextDelta", text: delta.content })
+        if (typeof reasoning === "string" && reasoning !== "") this.delta("reasoning", reasoning, out)
+        if (typeof delta.content === "string" && delta.content !== "") this.delta("text", delta.content, out)
         // A refusal streams in its own field; it is the answer the user sees.
         if (typeof delta.refusal === "string" && delta.refusal !== "") {
           this.refused = true
-          out.push({ _tag: "TextDelta", text: delta.refusal })
+          this.delta("text", delta.refusal, out)
         }
         if (Array.isArray(delta.tool_calls)) this.toolCalls.read(delta.tool_calls, out)
       }
@@ -364,7 +393,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     if (json.usage != null) out.push(usage(json.usage))
   }
 
-  readonly end = (out: Array<Chunk.Chunk>): void => {
+  readonly end = (out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     // A server that closes cleanly after its finish reason without `[DONE]` has still said all it had.
     if (this.finishReason !== undefined) return this.finish(out)
@@ -372,8 +401,26 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
   }
 
-  private finish(out: Array<Chunk.Chunk>) {
+  private delta(kind: "text" | "reasoning", text: string, out: Array<StreamPart.StreamPart>) {
+    let open = this.open
+    if (open?.kind !== kind) {
+      this.closePart(out)
+      this.open = open = { kind, id: `${kind}_${this.parts++}` }
+      out.push({ _tag: kind === "text" ? "TextStart" : "ReasoningStart", id: open.id })
+    }
+    out.push({ _tag: kind === "text" ? "TextDelta" : "ReasoningDelta", id: open.id, text })
+  }
+
+  private closePart(out: Array<StreamPart.StreamPart>) {
+    const open = this.open
+    if (open === undefined) return
+    this.open = undefined
+    out.push({ _tag: open.kind === "text" ? "TextEnd" : "ReasoningEnd", id: open.id })
+  }
+
+  private finish(out: Array<StreamPart.StreamPart>) {
     this.toolCalls.end(out)
+    this.closePart(out)
     const raw = this.finishReason
     if (raw === undefined && !this.started) {
       throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream sent [DONE] and nothing else" })

@@ -1,11 +1,14 @@
 /**
- * OpenAI Responses stream events decoded into chunks. Each SSE event is one JSON object whose
+ * OpenAI Responses stream events decoded into stream parts. Each SSE event is one JSON object whose
  * `type` names it (`response.output_text.delta`, ...); the stream ends with `response.completed`,
  * `response.incomplete` or `response.failed`. Output items (reasoning, messages, function calls)
  * are announced by `response.output_item.added`, streamed by their own delta events, and closed
- * by `response.output_item.done`, which carries the finished item.
+ * by `response.output_item.done`, which carries the finished item. Each content part of a message
+ * and each summary (or content) part of a reasoning item is a part of its own, with the item id and
+ * the part's index as its id; a reasoning item's parts end together when the item is done, the
+ * last one with the item's encrypted content as its signature.
  */
-import type { Chunk, HttpStream, Sse, StopReason } from "@reins/core"
+import type { HttpStream, Sse, StopReason, StreamPart } from "@reins/core"
 import { HttpStream as Http, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 import { customToolKey } from "./Request.js"
@@ -29,7 +32,7 @@ export const incompleteReason = (raw: string | undefined): StopReason => {
 export const streamError = (provider: string, error: any, raw: unknown = error): ProviderError.ProviderStreamError =>
   ProviderError.fromErrorObject(provider, error, raw)
 
-const usage = (wire: any): Chunk.UsageChunk => {
+const usage = (wire: any): StreamPart.Usage => {
   const cached = WireValue.count(wire.input_tokens_details?.cached_tokens)
   const reasoning = WireValue.count(wire.output_tokens_details?.reasoning_tokens)
   return {
@@ -57,38 +60,46 @@ interface FunctionCall {
   readonly name: string
   /** Held back until done: a `multi_tool_use.parallel` wrapper is expanded into its calls. */
   readonly wrapper: boolean
-  index: number
   args: string
   ended: boolean
 }
 
 interface CustomCall {
   readonly kind: "custom"
-  readonly index: number
+  readonly callId: string
   input: string
+  ended: boolean
+}
+
+/** One text, summary or reasoning-content part, and the text sent for it. */
+interface PartState {
+  readonly id: string
+  readonly sent: Sent
   ended: boolean
 }
 
 interface Reasoning {
   readonly kind: "reasoning"
-  /** Text sent per summary (or content) part. */
-  readonly parts: Map<string, Sent>
+  readonly key: string
+  readonly itemId: string | undefined
+  /** Per summary (`s0`) or content (`c0`) part, in the order they started. */
+  readonly parts: Map<string, PartState>
+  ended: boolean
 }
 
 interface OutputMessage {
   readonly kind: "message"
+  readonly key: string
   readonly phase: string | undefined
-  /** Text sent per content part. */
-  readonly parts: Map<number, Sent>
-  metadataSent: boolean
+  /** Per content part. */
+  readonly parts: Map<number, PartState>
 }
 
 /** A message's content part that text was last sent for. */
 interface TextPart {
   readonly key: string
   readonly index: number
-  readonly state: OutputMessage
-  readonly sent: Sent
+  readonly part: PartState
 }
 
 /** The text sent for one part, kept in pieces until it is read: a part is read only when it is done. */
@@ -122,14 +133,6 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private sawRefusal = false
   private nextIndex = 0
   private readonly items = new Map<string, Item>()
-  /**
-   * The text or reasoning stream the last delta extended (item and part). Deltas from another item
-   * (or another summary part) start with a blank line, because the accumulator would otherwise glue
-   * them to the open part.
-   */
-  private openKind: "text" | "reasoning" | undefined
-  private openKey = ""
-  private openPart = ""
   /** Nearly every text delta extends the same part as the one before: it is found without a lookup. */
   private lastText: TextPart | undefined
 
@@ -139,7 +142,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     private readonly options: DecoderOptions = {}
   ) {}
 
-  readonly event = (event: Sse.SseEvent, out: Array<Chunk.Chunk>): void => {
+  readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     const data = event.data
     if (data === "" || data === "[DONE]") return
@@ -160,13 +163,15 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       case "response.output_text.delta":
         return this.text(json, json.delta, out)
       case "response.output_text.done":
-        return this.text(json, rest(this.textSent(this.key(json), json.content_index ?? 0), json.text), out)
+        this.text(json, rest(this.textSent(this.key(json), json.content_index ?? 0), json.text), out)
+        return this.endText(this.key(json), json.content_index ?? 0, out)
       case "response.refusal.delta":
         this.sawRefusal = true
         return this.text(json, json.delta, out)
       case "response.refusal.done":
         this.sawRefusal = true
-        return this.text(json, rest(this.textSent(this.key(json), json.content_index ?? 0), json.refusal), out)
+        this.text(json, rest(this.textSent(this.key(json), json.content_index ?? 0), json.refusal), out)
+        return this.endText(this.key(json), json.content_index ?? 0, out)
       case "response.reasoning_summary_text.delta":
         return this.reasoning(json, `s${json.summary_index ?? 0}`, json.delta, out)
       case "response.reasoning_summary_text.done": {
@@ -187,7 +192,10 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       }
       case "response.function_call_arguments.done": {
         const call = this.items.get(this.key(json))
-        if (call?.kind === "function") this.functionArgs(call, rest(call.args, json.arguments), out)
+        if (call?.kind === "function") {
+          this.functionArgs(call, rest(call.args, json.arguments), out)
+          this.endFunction(call, out)
+        }
         return
       }
       case "response.custom_tool_call_input.delta": {
@@ -197,7 +205,10 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       }
       case "response.custom_tool_call_input.done": {
         const call = this.items.get(this.key(json))
-        if (call?.kind === "custom") this.customInput(call, rest(call.input, json.input), out)
+        if (call?.kind === "custom") {
+          this.customInput(call, rest(call.input, json.input), out)
+          this.endCustom(call, out)
+        }
         return
       }
       case "response.completed":
@@ -218,7 +229,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  readonly end = (_out: Array<Chunk.Chunk>): void => {
+  readonly end = (_out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
     throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
@@ -228,27 +239,22 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     return typeof json.item_id === "string" ? json.item_id : `#${json.output_index ?? 0}`
   }
 
-  private start(response: any, out: Array<Chunk.Chunk>) {
+  private start(response: any, out: Array<StreamPart.StreamPart>) {
     if (this.started) return
     this.started = true
     out.push({ _tag: "Start", responseId: WireValue.string(response?.id), model: WireValue.string(response?.model), requestId: this.info.requestId })
   }
 
-  private itemAdded(json: any, out: Array<Chunk.Chunk>) {
+  private itemAdded(json: any, out: Array<StreamPart.StreamPart>) {
     const item = json.item
     if (item == null) return
     const key = typeof item.id === "string" ? item.id : `#${json.output_index ?? 0}`
     switch (item.type) {
       case "message":
-        this.setItem(key, {
-          kind: "message",
-          phase: WireValue.string(item.phase),
-          parts: new Map(),
-          metadataSent: false
-        })
+        this.setItem(key, { kind: "message", key, phase: WireValue.string(item.phase), parts: new Map() })
         return
       case "reasoning":
-        this.setItem(key, { kind: "reasoning", parts: new Map() })
+        this.setItem(key, { kind: "reasoning", key, itemId: WireValue.string(item.id), parts: new Map(), ended: false })
         return
       case "function_call":
         this.startFunction(key, item, out)
@@ -259,7 +265,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     }
   }
 
-  private itemDone(json: any, out: Array<Chunk.Chunk>) {
+  private itemDone(json: any, out: Array<StreamPart.StreamPart>) {
     const item = json.item
     if (item == null) return
     const key = typeof item.id === "string" ? item.id : `#${json.output_index ?? 0}`
@@ -273,6 +279,8 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
           if (part?.type === "refusal") this.sawRefusal = true
           this.text({ item_id: key, content_index: i }, rest(this.textSent(key, i), full), out, item.phase)
         }
+        const state = this.items.get(key)
+        if (state?.kind === "message") for (const part of state.parts.values()) this.endPart("TextEnd", part, out)
         return
       }
       case "reasoning": {
@@ -282,14 +290,15 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
             this.reasoning({ item_id: key }, part, rest(this.reasoningSent({ item_id: key }, part), item.summary[i]?.text), out)
           }
         }
-        if (typeof item.encrypted_content === "string" && item.encrypted_content !== "") {
-          out.push({
-            _tag: "ReasoningSignature",
-            signature: item.encrypted_content,
-            metadata: typeof item.id === "string" ? { itemId: item.id } : undefined
-          })
-          this.openKind = undefined
+        const encrypted = typeof item.encrypted_content === "string" && item.encrypted_content !== "" ? item.encrypted_content : undefined
+        let state = this.items.get(key)
+        if (state?.kind !== "reasoning") {
+          if (encrypted === undefined) return
+          state = this.reasoningItem(key, WireValue.string(item.id))
         }
+        // Reasoning with no summary is its encrypted content alone: a part with no text.
+        if (state.parts.size === 0 && encrypted !== undefined) this.reasoningPart(state, "s0", out)
+        this.endReasoning(state, encrypted, out)
         return
       }
       case "function_call": {
@@ -317,68 +326,102 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
 
   private textSent(key: string, index: number): string {
     const state = this.items.get(key)
-    return state?.kind === "message" ? state.parts.get(index)?.text ?? "" : ""
+    return state?.kind === "message" ? state.parts.get(index)?.sent.text ?? "" : ""
   }
 
-  private textPart(key: string, index: number, phase: unknown): TextPart {
+  private textPart(key: string, index: number, phase: unknown, out: Array<StreamPart.StreamPart>): TextPart {
     let state = this.items.get(key)
     if (state?.kind !== "message") {
-      state = { kind: "message", phase: WireValue.string(phase), parts: new Map(), metadataSent: false }
+      state = { kind: "message", key, phase: WireValue.string(phase), parts: new Map() }
       this.setItem(key, state)
     }
-    let sent = state.parts.get(index)
-    if (sent === undefined) state.parts.set(index, sent = new Sent())
-    return { key, index, state, sent }
+    let part = state.parts.get(index)
+    if (part === undefined) {
+      state.parts.set(index, part = { id: `${key}:${index}`, sent: new Sent(), ended: false })
+      out.push(
+        state.phase !== undefined
+          ? { _tag: "TextStart", id: part.id, metadata: { phase: state.phase } }
+          : { _tag: "TextStart", id: part.id }
+      )
+    }
+    return { key, index, part }
   }
 
-  private text(json: any, delta: unknown, out: Array<Chunk.Chunk>, phase?: unknown) {
+  private text(json: any, delta: unknown, out: Array<StreamPart.StreamPart>, phase?: unknown) {
     if (typeof delta !== "string" || delta === "") return
     const key = this.key(json)
     const index: number = json.content_index ?? 0
-    let part = this.lastText
-    if (part === undefined || part.key !== key || part.index !== index) this.lastText = part = this.textPart(key, index, phase)
-    part.sent.add(delta)
-    const state = part.state
-    const text = this.openKind === "text" && this.openKey !== key ? `\n\n${delta}` : delta
-    this.openKind = "text"
-    this.openKey = key
-    if (!state.metadataSent && state.phase !== undefined) {
-      state.metadataSent = true
-      out.push({ _tag: "TextDelta", text, metadata: { phase: state.phase } })
-    } else {
-      out.push({ _tag: "TextDelta", text })
-    }
+    let text = this.lastText
+    if (text === undefined || text.key !== key || text.index !== index) this.lastText = text = this.textPart(key, index, phase, out)
+    if (text.part.ended) return
+    text.part.sent.add(delta)
+    out.push({ _tag: "TextDelta", id: text.part.id, text: delta })
+  }
+
+  private endText(key: string, index: number, out: Array<StreamPart.StreamPart>) {
+    const state = this.items.get(key)
+    const part = state?.kind === "message" ? state.parts.get(index) : undefined
+    if (part !== undefined) this.endPart("TextEnd", part, out)
+  }
+
+  private endPart(tag: "TextEnd" | "ReasoningEnd", part: PartState, out: Array<StreamPart.StreamPart>) {
+    if (part.ended) return
+    part.ended = true
+    out.push({ _tag: tag, id: part.id })
   }
 
   private reasoningSent(json: any, part: string): string {
     const state = this.items.get(this.key(json))
-    return state?.kind === "reasoning" ? state.parts.get(part)?.text ?? "" : ""
+    return state?.kind === "reasoning" ? state.parts.get(part)?.sent.text ?? "" : ""
   }
 
-  private reasoning(json: any, part: string, delta: unknown, out: Array<Chunk.Chunk>) {
+  private reasoningItem(key: string, itemId: string | undefined): Reasoning {
+    const state: Reasoning = { kind: "reasoning", key, itemId, parts: new Map(), ended: false }
+    this.setItem(key, state)
+    return state
+  }
+
+  private reasoningPart(state: Reasoning, part: string, out: Array<StreamPart.StreamPart>): PartState {
+    const open: PartState = { id: `${state.key}:${part}`, sent: new Sent(), ended: false }
+    state.parts.set(part, open)
+    // The item id on every part of the item lets the request send them back as one item.
+    out.push(
+      state.itemId !== undefined
+        ? { _tag: "ReasoningStart", id: open.id, metadata: { itemId: state.itemId } }
+        : { _tag: "ReasoningStart", id: open.id }
+    )
+    return open
+  }
+
+  private reasoning(json: any, part: string, delta: unknown, out: Array<StreamPart.StreamPart>) {
     if (typeof delta !== "string" || delta === "") return
     const key = this.key(json)
     let state = this.items.get(key)
-    if (state?.kind !== "reasoning") {
-      state = { kind: "reasoning", parts: new Map() }
-      this.setItem(key, state)
+    if (state?.kind !== "reasoning") state = this.reasoningItem(key, WireValue.string(json.item_id))
+    if (state.ended) return
+    const open = state.parts.get(part) ?? this.reasoningPart(state, part, out)
+    open.sent.add(delta)
+    out.push({ _tag: "ReasoningDelta", id: open.id, text: delta })
+  }
+
+  /** Ends a reasoning item's parts in order; the encrypted content signs the item, so it goes on the last. */
+  private endReasoning(state: Reasoning, signature: string | undefined, out: Array<StreamPart.StreamPart>) {
+    if (state.ended) return
+    state.ended = true
+    let left = state.parts.size
+    for (const part of state.parts.values()) {
+      left--
+      if (part.ended) continue
+      part.ended = true
+      out.push(left === 0 && signature !== undefined ? { _tag: "ReasoningEnd", id: part.id, signature } : { _tag: "ReasoningEnd", id: part.id })
     }
-    let sent = state.parts.get(part)
-    if (sent === undefined) state.parts.set(part, sent = new Sent())
-    sent.add(delta)
-    // Summary parts are separate paragraphs; so are the texts of two unsigned reasoning items.
-    const text = this.openKind === "reasoning" && (this.openKey !== key || this.openPart !== part) ? `\n\n${delta}` : delta
-    this.openKind = "reasoning"
-    this.openKey = key
-    this.openPart = part
-    out.push({ _tag: "ReasoningDelta", text })
   }
 
   private isWrapper(name: string): boolean {
     return name === WRAPPER || (name === "parallel" && !(this.options.toolNames?.has(name) ?? false))
   }
 
-  private startFunction(key: string, item: any, out: Array<Chunk.Chunk>): FunctionCall {
+  private startFunction(key: string, item: any, out: Array<StreamPart.StreamPart>): FunctionCall {
     const name = typeof item.name === "string" ? item.name : ""
     const call: FunctionCall = {
       kind: "function",
@@ -386,30 +429,29 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       callId: typeof item.call_id === "string" && item.call_id !== "" ? item.call_id : `call_${this.nextIndex}`,
       name,
       wrapper: this.isWrapper(name),
-      index: -1,
       args: "",
       ended: false
     }
     this.setItem(key, call)
     if (!call.wrapper) {
-      call.index = this.nextIndex++
-      this.toolCallStart(call.index, call.callId, name, call.itemId !== undefined ? { itemId: call.itemId } : undefined, out)
+      this.nextIndex++
+      this.toolCallStart(call.callId, name, call.itemId !== undefined ? { itemId: call.itemId } : undefined, out)
     }
     if (typeof item.arguments === "string") this.functionArgs(call, item.arguments, out)
     return call
   }
 
-  private functionArgs(call: FunctionCall, delta: string, out: Array<Chunk.Chunk>) {
+  private functionArgs(call: FunctionCall, delta: string, out: Array<StreamPart.StreamPart>) {
     if (delta === "" || call.ended) return
     call.args += delta
-    if (!call.wrapper) out.push({ _tag: "ToolCallDelta", index: call.index, delta })
+    if (!call.wrapper) out.push({ _tag: "ToolCallDelta", id: call.callId, delta })
   }
 
-  private endFunction(call: FunctionCall, out: Array<Chunk.Chunk>) {
+  private endFunction(call: FunctionCall, out: Array<StreamPart.StreamPart>) {
     if (call.ended) return
     call.ended = true
     if (!call.wrapper) {
-      out.push({ _tag: "ToolCallEnd", index: call.index })
+      out.push({ _tag: "ToolCallEnd", id: call.callId })
       return
     }
     // Models sometimes call a `multi_tool_use.parallel` tool that nobody declared, with the real
@@ -418,66 +460,63 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     // wrapper's. Anything else under that name is passed on as it came.
     const uses = parseWrapper(call.args)
     if (uses === undefined) {
-      const index = this.nextIndex++
-      this.toolCallStart(index, call.callId, call.name, call.itemId !== undefined ? { itemId: call.itemId } : undefined, out)
-      if (call.args !== "") out.push({ _tag: "ToolCallDelta", index, delta: call.args })
-      out.push({ _tag: "ToolCallEnd", index })
+      this.nextIndex++
+      this.toolCallStart(call.callId, call.name, call.itemId !== undefined ? { itemId: call.itemId } : undefined, out)
+      if (call.args !== "") out.push({ _tag: "ToolCallDelta", id: call.callId, delta: call.args })
+      out.push({ _tag: "ToolCallEnd", id: call.callId })
       return
     }
     for (let i = 0; i < uses.length; i++) {
-      const index = this.nextIndex++
-      this.toolCallStart(index, `${call.callId}_${i}`, uses[i].name, undefined, out)
-      out.push({ _tag: "ToolCallDelta", index, delta: uses[i].arguments })
-      out.push({ _tag: "ToolCallEnd", index })
+      this.nextIndex++
+      const id = `${call.callId}_${i}`
+      this.toolCallStart(id, uses[i].name, undefined, out)
+      out.push({ _tag: "ToolCallDelta", id, delta: uses[i].arguments })
+      out.push({ _tag: "ToolCallEnd", id })
     }
   }
 
-  private startCustom(key: string, item: any, out: Array<Chunk.Chunk>): CustomCall {
-    const call: CustomCall = { kind: "custom", index: this.nextIndex++, input: "", ended: false }
+  private startCustom(key: string, item: any, out: Array<StreamPart.StreamPart>): CustomCall {
+    const index = this.nextIndex++
+    const callId = typeof item.call_id === "string" && item.call_id !== "" ? item.call_id : `call_${index}`
+    const call: CustomCall = { kind: "custom", callId, input: "", ended: false }
     this.setItem(key, call)
     const metadata: Record<string, unknown> = { [customToolKey]: true }
     if (typeof item.id === "string") metadata.itemId = item.id
-    const callId = typeof item.call_id === "string" && item.call_id !== "" ? item.call_id : `call_${call.index}`
-    this.toolCallStart(call.index, callId, typeof item.name === "string" ? item.name : "", metadata, out)
+    this.toolCallStart(callId, typeof item.name === "string" ? item.name : "", metadata, out)
     // A custom tool's input is free text; it is carried as the JSON `{"input": "<text>"}` so that
     // tool calls keep one shape (JSON arguments), streamed piece by piece.
-    out.push({ _tag: "ToolCallDelta", index: call.index, delta: "{\"input\":\"" })
+    out.push({ _tag: "ToolCallDelta", id: callId, delta: "{\"input\":\"" })
     if (typeof item.input === "string") this.customInput(call, item.input, out)
     return call
   }
 
-  private customInput(call: CustomCall, delta: string, out: Array<Chunk.Chunk>) {
+  private customInput(call: CustomCall, delta: string, out: Array<StreamPart.StreamPart>) {
     if (delta === "" || call.ended) return
     call.input += delta
-    out.push({ _tag: "ToolCallDelta", index: call.index, delta: jsonPiece(delta) })
+    out.push({ _tag: "ToolCallDelta", id: call.callId, delta: jsonPiece(delta) })
   }
 
-  private endCustom(call: CustomCall, out: Array<Chunk.Chunk>) {
+  private endCustom(call: CustomCall, out: Array<StreamPart.StreamPart>) {
     if (call.ended) return
     call.ended = true
-    out.push({ _tag: "ToolCallDelta", index: call.index, delta: "\"}" })
-    out.push({ _tag: "ToolCallEnd", index: call.index })
+    out.push({ _tag: "ToolCallDelta", id: call.callId, delta: "\"}" })
+    out.push({ _tag: "ToolCallEnd", id: call.callId })
   }
 
-  private toolCallStart(
-    index: number,
-    id: string,
-    name: string,
-    metadata: Record<string, unknown> | undefined,
-    out: Array<Chunk.Chunk>
-  ) {
+  private toolCallStart(id: string, name: string, metadata: Record<string, unknown> | undefined, out: Array<StreamPart.StreamPart>) {
     this.sawToolCall = true
-    this.openKind = undefined
-    out.push(metadata !== undefined ? { _tag: "ToolCallStart", index, id, name, metadata } : { _tag: "ToolCallStart", index, id, name })
+    out.push(metadata !== undefined ? { _tag: "ToolCallStart", id, name, metadata } : { _tag: "ToolCallStart", id, name })
   }
 
-  private finish(response: any, out: Array<Chunk.Chunk>, incomplete: boolean) {
+  private finish(response: any, out: Array<StreamPart.StreamPart>, incomplete: boolean) {
     this.start(response, out)
     this.done = true
-    // A call the stream never closed is closed here, so that its arguments are whole JSON.
+    // A part the stream never closed is closed here, so that a call's arguments are whole JSON.
     for (const item of this.items.values()) {
       if (item.kind === "function") this.endFunction(item, out)
       else if (item.kind === "custom") this.endCustom(item, out)
+      else if (item.kind === "reasoning") this.endReasoning(item, undefined, out)
+      else for (const part of item.parts.values()) this.endPart("TextEnd", part, out)
     }
     if (response?.usage != null) out.push(usage(response.usage))
     if (incomplete) {

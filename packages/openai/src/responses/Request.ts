@@ -52,19 +52,29 @@ const customInput = (args: string): string => {
 
 const assistantItems = (message: Message.Assistant, provider: string, ids: RequestIds, out: Array<Item>): void => {
   const own = message.provider === provider
+  let group: { readonly itemId: string; readonly parts: Array<Part.Reasoning> } | undefined
   for (const part of message.content) {
+    if (part._tag !== "Reasoning") group = undefined
     switch (part._tag) {
-      case "Reasoning":
+      case "Reasoning": {
+        // The summary parts of one reasoning item arrive as parts of their own, the last one signed
+        // with the item's encrypted content: they go back together, as the item they came in.
+        const itemId = part.metadata?.itemId
+        if (typeof itemId === "string" && itemId === group?.itemId) group.parts.push(part)
+        else group = typeof itemId === "string" ? { itemId, parts: [part] } : undefined
         // Only our own encrypted reasoning can go back: unsigned reasoning (a stopped stream,
         // another provider) has nothing the API could verify.
         if (own && part.signature !== undefined) {
+          const parts = group?.parts ?? [part]
           out.push({
             type: "reasoning",
-            summary: part.text === "" ? [] : [{ type: "summary_text", text: part.text }],
+            summary: parts.filter((p) => p.text !== "").map((p) => ({ type: "summary_text", text: p.text })),
             encrypted_content: part.signature
           })
+          group = undefined
         }
         break
+      }
       case "Text": {
         if (part.text === "") break
         const item: Item = { type: "message", role: "assistant", content: [{ type: "output_text", text: part.text }] }
