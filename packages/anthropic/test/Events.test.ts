@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Accumulator, type Chunk } from "@reins/core"
+import { Accumulator, type StreamPart } from "@reins/core"
+import { expectWellFormed } from "../../../test/streamParts.js"
 import { MessagesEventDecoder, stopReason } from "../src/Events.js"
 
 const info = { status: 200, headers: {} as any, requestId: "req_1" }
@@ -12,13 +13,13 @@ const sse = (data: any) => ({
 
 const decode = (events: ReadonlyArray<unknown>, end = true) => {
   const decoder = new MessagesEventDecoder("anthropic", info)
-  const out: Array<Chunk.Chunk> = []
+  const out: Array<StreamPart.StreamPart> = []
   for (const event of events) decoder.event(sse(event), out)
   if (end) decoder.end(out)
   return out
 }
 
-const fold = (out: ReadonlyArray<Chunk.Chunk>) => {
+const fold = (out: ReadonlyArray<StreamPart.StreamPart>) => {
   const acc = new Accumulator({ provider: "anthropic", model: "m" })
   acc.addAll(out)
   return acc
@@ -69,8 +70,12 @@ describe("MessagesEventDecoder", () => {
       // input usage at once: the uncached input plus both cached parts
       { _tag: "Usage", usage: { inputTokens: 147, cacheReadTokens: 40, cacheWriteTokens: 7 } }
     ])
-    expect(out).toContainEqual({ _tag: "ReasoningSignature", signature: "sig==" })
-    expect(out).toContainEqual({ _tag: "ToolCallEnd", index: 2 })
+    expect(out).toContainEqual({ _tag: "ReasoningEnd", id: "0", signature: "sig==" })
+    expect(out).toContainEqual({ _tag: "ToolCallEnd", id: "toolu_a" })
+    // a part per block, under the block's index (a call under its id), each ended at its block's stop
+    expect(expectWellFormed(out)).toEqual({ Text: ["1"], Reasoning: ["0"], ToolCall: ["toolu_a", "toolu_b"] })
+    expect(out.findIndex((c) => c._tag === "ToolCallEnd" && c.id === "toolu_a"))
+      .toBeLessThan(out.findIndex((c) => c._tag === "ToolCallStart" && c.id === "toolu_b"))
     expect(out.at(-1)).toEqual({ _tag: "Finish", reason: "tool-calls", raw: "tool_use" })
     const message = fold(out).message()
     expect(message.content).toEqual([
@@ -84,14 +89,14 @@ describe("MessagesEventDecoder", () => {
     expect(message.model).toBe("claude-x")
   })
 
-  it("sends a signature at once, so a stream stopped before content_block_stop keeps it", () => {
+  it("ends a thinking part at its signature, so a stream stopped before content_block_stop keeps it", () => {
     const out = decode([
       start(),
       blockStart(0, { type: "thinking", thinking: "", signature: "" }),
       delta(0, { type: "thinking_delta", thinking: "hmm" }),
       delta(0, { type: "signature_delta", signature: "sig" })
     ], false)
-    expect(out.at(-1)).toEqual({ _tag: "ReasoningSignature", signature: "sig" })
+    expect(out.at(-1)).toEqual({ _tag: "ReasoningEnd", id: "0", signature: "sig" })
     const message = fold(out).interrupted()
     expect(message.content).toEqual([{ _tag: "Reasoning", text: "hmm", signature: "sig" }])
     // only input usage was reported: output is estimated locally
@@ -125,7 +130,7 @@ describe("MessagesEventDecoder", () => {
       messageDelta("tool_use"),
       messageStop
     ])
-    expect(out.filter((c) => c._tag === "ToolCallDelta")).toEqual([{ _tag: "ToolCallDelta", index: 0, delta: "{}" }])
+    expect(out.filter((c) => c._tag === "ToolCallDelta")).toEqual([{ _tag: "ToolCallDelta", id: "toolu_1", delta: "{}" }])
     expect(fold(out).message().content).toEqual([{ _tag: "ToolCall", id: "toolu_1", name: "now", arguments: "{}" }])
   })
 
@@ -162,7 +167,7 @@ describe("MessagesEventDecoder", () => {
     ])
     expect(out.some((c) => c._tag === "ToolCallStart" || c._tag === "ToolCallDelta")).toBe(false)
     const message = fold(out).message()
-    expect(message.content).toEqual([{ _tag: "Text", text: "Let me search. Found it." }])
+    expect(message.content).toEqual([{ _tag: "Text", text: "Let me search. " }, { _tag: "Text", text: "Found it." }])
     // message_delta's input count is cumulative (server tools add input): it replaces message_start's
     expect(message.usage).toEqual({ inputTokens: 500, outputTokens: 9, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 })
   })
@@ -205,7 +210,7 @@ describe("MessagesEventDecoder", () => {
     expect(decode([...partial, stop(0), messageDelta("end_turn")]).at(-1)).toEqual({ _tag: "Finish", reason: "stop", raw: "end_turn" })
   })
 
-  it("keeps a tool call cut off by max_tokens mid-JSON, unended, with stop reason length", () => {
+  it("keeps a tool call cut off by max_tokens mid-JSON, ended at the finish, with stop reason length", () => {
     const out = decode([
       start(),
       blockStart(0, { type: "tool_use", id: "toolu_1", name: "write", input: {} }),
@@ -213,7 +218,8 @@ describe("MessagesEventDecoder", () => {
       messageDelta("max_tokens"),
       messageStop
     ])
-    expect(out.some((c) => c._tag === "ToolCallEnd")).toBe(false)
+    expect(out.slice(-2)).toEqual([{ _tag: "ToolCallEnd", id: "toolu_1" }, { _tag: "Finish", reason: "length", raw: "max_tokens" }])
+    expectWellFormed(out)
     const message = fold(out).message()
     expect(message.stopReason).toBe("length")
     expect(message.content).toEqual([{ _tag: "ToolCall", id: "toolu_1", name: "write", arguments: "{\"text\": \"abc" }])
@@ -231,5 +237,18 @@ describe("MessagesEventDecoder", () => {
   it("ignores anything after message_stop", () => {
     const out = decode([start(), messageDelta("end_turn"), messageStop, start(undefined, "msg_2"), { type: "error", error: { type: "api_error" } }])
     expect(out.at(-1)).toEqual({ _tag: "Finish", reason: "stop", raw: "end_turn" })
+  })
+
+  it("leaves a block open when the stream stops in the middle of it, and the partial text is kept", () => {
+    const out = decode([
+      start(),
+      blockStart(0, { type: "thinking", thinking: "", signature: "" }),
+      delta(0, { type: "thinking_delta", thinking: "Let me see" }),
+      blockStart(1, { type: "text", text: "" }),
+      delta(1, { type: "text_delta", text: "The ans" })
+    ], false)
+    expectWellFormed(out, { finished: false })
+    expect(out.some((c) => c._tag === "TextEnd" || c._tag === "ReasoningEnd")).toBe(false)
+    expect(fold(out).interrupted().content).toEqual([{ _tag: "Reasoning", text: "Let me see" }, { _tag: "Text", text: "The ans" }])
   })
 })

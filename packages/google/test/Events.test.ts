@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Accumulator, type Chunk } from "@reins/core"
+import { Accumulator, type StreamPart } from "@reins/core"
+import { expectWellFormed } from "../../../test/streamParts.js"
 import { GoogleEventDecoder, parseJsonPath, PartialArguments, stopReason } from "../src/Events.js"
 
 const info = { status: 200, headers: {} as any, requestId: "req_1" }
@@ -15,7 +16,7 @@ const response = (parts: ReadonlyArray<unknown>, extra: { finishReason?: string;
 
 const decode = (events: ReadonlyArray<unknown>, end = true) => {
   const decoder = new GoogleEventDecoder("google", info)
-  const out: Array<Chunk.Chunk> = []
+  const out: Array<StreamPart.StreamPart> = []
   for (const event of events) decoder.event(message(event), out)
   if (end) decoder.end(out)
   return out
@@ -24,14 +25,14 @@ const decode = (events: ReadonlyArray<unknown>, end = true) => {
 /** An id made for a call Gemini sent without one. */
 const ourId = expect.stringMatching(/^call_[0-9A-Za-z]{24}$/)
 
-const fold = (chunks: ReadonlyArray<Chunk.Chunk>) => {
+const fold = (chunks: ReadonlyArray<StreamPart.StreamPart>) => {
   const acc = new Accumulator({ provider: "google", model: "m" })
   acc.addAll(chunks)
   return acc
 }
 
 describe("GoogleEventDecoder", () => {
-  it("streams text parts, and keeps a signature sent on a last empty text part on that text", () => {
+  it("streams text pieces as one part, and ends it with a signature sent on a last empty text part", () => {
     const out = decode([
       response([{ text: "There are " }]),
       response([{ text: "3." }]),
@@ -39,9 +40,10 @@ describe("GoogleEventDecoder", () => {
     ])
     expect(out).toEqual([
       { _tag: "Start", responseId: "resp_1", model: "gemini-3-pro-preview", requestId: "req_1" },
-      { _tag: "TextDelta", text: "There are " },
-      { _tag: "TextDelta", text: "3." },
-      { _tag: "TextDelta", text: "", metadata: { thoughtSignature: "sig_text" } },
+      { _tag: "TextStart", id: "text_0" },
+      { _tag: "TextDelta", id: "text_0", text: "There are " },
+      { _tag: "TextDelta", id: "text_0", text: "3." },
+      { _tag: "TextEnd", id: "text_0", metadata: { thoughtSignature: "sig_text" } },
       { _tag: "Finish", reason: "stop", raw: "STOP" }
     ])
     expect(fold(out).message().content).toEqual([{ _tag: "Text", text: "There are 3.", metadata: { thoughtSignature: "sig_text" } }])
@@ -55,13 +57,17 @@ describe("GoogleEventDecoder", () => {
       response([{ thoughtSignature: "sig_2" }]),
       response([{ text: "Answer" }], { finishReason: "STOP" })
     ])
-    expect(out.slice(1, 6)).toEqual([
-      { _tag: "ReasoningDelta", text: "Plan A. " },
-      { _tag: "ReasoningDelta", text: "Plan B." },
-      { _tag: "ReasoningSignature", signature: "sig_1" },
-      { _tag: "ReasoningDelta", text: "Then more." },
-      { _tag: "ReasoningSignature", signature: "sig_2" }
+    expect(out.slice(1, 9)).toEqual([
+      { _tag: "ReasoningStart", id: "reasoning_0" },
+      { _tag: "ReasoningDelta", id: "reasoning_0", text: "Plan A. " },
+      { _tag: "ReasoningDelta", id: "reasoning_0", text: "Plan B." },
+      { _tag: "ReasoningEnd", id: "reasoning_0", signature: "sig_1" },
+      { _tag: "ReasoningStart", id: "reasoning_1" },
+      { _tag: "ReasoningDelta", id: "reasoning_1", text: "Then more." },
+      { _tag: "ReasoningEnd", id: "reasoning_1", signature: "sig_2" },
+      { _tag: "TextStart", id: "text_2" }
     ])
+    expectWellFormed(out)
     expect(fold(out).message().content).toEqual([
       { _tag: "Reasoning", text: "Plan A. Plan B.", signature: "sig_1" },
       { _tag: "Reasoning", text: "Then more.", signature: "sig_2" },
@@ -80,20 +86,21 @@ describe("GoogleEventDecoder", () => {
       response([{ text: "" }], { finishReason: "STOP" })
     ])
     expect(out.slice(1)).toEqual([
-      { _tag: "ToolCallStart", index: 0, id: ourId, name: "weather", metadata: { thoughtSignature: "sig_call" } },
-      { _tag: "ToolCallDelta", index: 0, delta: "{\"city\":\"Paris\"}" },
-      { _tag: "ToolCallEnd", index: 0 },
-      { _tag: "ToolCallStart", index: 1, id: ourId, name: "weather" },
-      { _tag: "ToolCallDelta", index: 1, delta: "{\"city\":\"Oslo\"}" },
-      { _tag: "ToolCallEnd", index: 1 },
-      { _tag: "ToolCallStart", index: 2, id: ourId, name: "clock" },
-      { _tag: "ToolCallDelta", index: 2, delta: "{}" },
-      { _tag: "ToolCallEnd", index: 2 },
-      { _tag: "ToolCallStart", index: 3, id: "fc_9", name: "clock", metadata: { functionCallId: "fc_9" } },
-      { _tag: "ToolCallDelta", index: 3, delta: "{}" },
-      { _tag: "ToolCallEnd", index: 3 },
+      { _tag: "ToolCallStart", id: ourId, name: "weather", metadata: { thoughtSignature: "sig_call" } },
+      { _tag: "ToolCallDelta", id: ourId, delta: "{\"city\":\"Paris\"}" },
+      { _tag: "ToolCallEnd", id: ourId },
+      { _tag: "ToolCallStart", id: ourId, name: "weather" },
+      { _tag: "ToolCallDelta", id: ourId, delta: "{\"city\":\"Oslo\"}" },
+      { _tag: "ToolCallEnd", id: ourId },
+      { _tag: "ToolCallStart", id: ourId, name: "clock" },
+      { _tag: "ToolCallDelta", id: ourId, delta: "{}" },
+      { _tag: "ToolCallEnd", id: ourId },
+      { _tag: "ToolCallStart", id: "fc_9", name: "clock", metadata: { functionCallId: "fc_9" } },
+      { _tag: "ToolCallDelta", id: "fc_9", delta: "{}" },
+      { _tag: "ToolCallEnd", id: "fc_9" },
       { _tag: "Finish", reason: "tool-calls", raw: "STOP" }
     ])
+    expect(new Set(expectWellFormed(out).ToolCall).size).toBe(4)
   })
 
   it("gives calls without an id of Gemini's an id of their own, never the same twice", () => {
@@ -102,9 +109,8 @@ describe("GoogleEventDecoder", () => {
         response([{ functionCall: { name: "clock", args: {} } }, { functionCall: { name: "clock", args: {} } }]),
         response([{ text: "" }], { finishReason: "STOP" })
       ]).flatMap((chunk) => (chunk._tag === "ToolCallStart" ? [chunk] : []))
-    // two steps of a conversation, each with two calls, as a fresh decoder numbers them from 0
+    // two steps of a conversation, each with two calls, from a fresh decoder each
     const starts = [...step(), ...step()]
-    expect(starts.map((start) => start.index)).toEqual([0, 1, 0, 1])
     expect(starts.every((start) => start.metadata === undefined)).toBe(true)
     const ids = starts.map((start) => start.id)
     expect(ids).toEqual([ourId, ourId, ourId, ourId])
@@ -137,14 +143,14 @@ describe("GoogleEventDecoder", () => {
     ])
     const calls = out.filter((c) => c._tag.startsWith("ToolCall"))
     expect(calls).toEqual([
-      { _tag: "ToolCallStart", index: 0, id: ourId, name: "book", metadata: { thoughtSignature: "sig_first" } },
-      { _tag: "ToolCallDelta", index: 0, delta: expect.any(String) },
-      { _tag: "ToolCallEnd", index: 0 },
-      { _tag: "ToolCallStart", index: 1, id: ourId, name: "book" },
-      { _tag: "ToolCallDelta", index: 1, delta: "{\"city\":\"Oslo\"}" },
-      { _tag: "ToolCallEnd", index: 1, metadata: { thoughtSignature: "sig_late" } }
+      { _tag: "ToolCallStart", id: ourId, name: "book", metadata: { thoughtSignature: "sig_first" } },
+      { _tag: "ToolCallDelta", id: ourId, delta: expect.any(String) },
+      { _tag: "ToolCallEnd", id: ourId },
+      { _tag: "ToolCallStart", id: ourId, name: "book" },
+      { _tag: "ToolCallDelta", id: ourId, delta: "{\"city\":\"Oslo\"}" },
+      { _tag: "ToolCallEnd", id: ourId, metadata: { thoughtSignature: "sig_late" } }
     ])
-    expect(JSON.parse((calls[1] as Chunk.ToolCallDelta).delta)).toEqual({
+    expect(JSON.parse((calls[1] as StreamPart.ToolCallDelta).delta)).toEqual({
       city: "San Francisco",
       guests: 2,
       options: { late: true, note: null },
@@ -160,8 +166,8 @@ describe("GoogleEventDecoder", () => {
       response([{ functionCall: { partialArgs: [{ jsonPath: "$.a", numberValue: 1 }], willContinue: true } }], { finishReason: "MAX_TOKENS" })
     ])
     expect(out.slice(2)).toEqual([
-      { _tag: "ToolCallDelta", index: 0, delta: "{\"a\":1}" },
-      { _tag: "ToolCallEnd", index: 0 },
+      { _tag: "ToolCallDelta", id: ourId, delta: "{\"a\":1}" },
+      { _tag: "ToolCallEnd", id: ourId },
       { _tag: "Finish", reason: "length", raw: "MAX_TOKENS" }
     ])
   })
@@ -232,7 +238,7 @@ describe("GoogleEventDecoder", () => {
 
   it("leaves a streamed call cut off mid-arguments unended, so an interrupted message drops it", () => {
     const decoder = new GoogleEventDecoder("google", info)
-    const out: Array<Chunk.Chunk> = []
+    const out: Array<StreamPart.StreamPart> = []
     decoder.event(message(response([{ text: "Calling." }])), out)
     decoder.event(message(response([{ functionCall: { name: "f", willContinue: true } }])), out)
     decoder.event(message(response([{ functionCall: { partialArgs: [{ jsonPath: "$.a", stringValue: "x", willContinue: true }], willContinue: true } }])), out)
@@ -253,7 +259,61 @@ describe("GoogleEventDecoder", () => {
       "[]",
       response([{ text: "" }], { finishReason: "STOP" })
     ])
-    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([{ _tag: "TextDelta", text: "ok" }])
+    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([{ _tag: "TextDelta", id: "text_0", text: "ok" }])
+  })
+
+  describe("part boundaries", () => {
+    it("puts a signature on a part's first piece on its start, and one on a later piece on its end", () => {
+      const out = decode([
+        response([{ text: "Signed ", thoughtSignature: "sig_a" }]),
+        response([{ text: "first." }]),
+        // another signature is another part
+        response([{ text: "Then ", thoughtSignature: "sig_b" }]),
+        response([{ thought: true, text: "aside" }]),
+        response([{ text: "unsigned, " }]),
+        response([{ text: "signed at its end.", thoughtSignature: "sig_c" }]),
+        response([{ text: "After." }], { finishReason: "STOP" })
+      ])
+      expect(expectWellFormed(out).Text).toEqual(["text_0", "text_1", "text_3", "text_4"])
+      expect(fold(out).message().content).toEqual([
+        { _tag: "Text", text: "Signed first.", metadata: { thoughtSignature: "sig_a" } },
+        { _tag: "Text", text: "Then ", metadata: { thoughtSignature: "sig_b" } },
+        { _tag: "Reasoning", text: "aside" },
+        { _tag: "Text", text: "unsigned, signed at its end.", metadata: { thoughtSignature: "sig_c" } },
+        { _tag: "Text", text: "After." }
+      ])
+      expect(out.find((c) => c._tag === "TextEnd" && c.id === "text_3")).toEqual({ _tag: "TextEnd", id: "text_3", metadata: { thoughtSignature: "sig_c" } })
+    })
+
+    it("ends the text or thought before a call, and a call's signature stays on the call", () => {
+      const out = decode([
+        response([{ text: "Thinking", thought: true }]),
+        response([{ text: "Let me check." }]),
+        response([{ functionCall: { name: "clock", args: {} }, thoughtSignature: "sig_call" }]),
+        response([{ text: "Done." }], { finishReason: "STOP" })
+      ])
+      const ids = expectWellFormed(out)
+      expect(ids.Text).toEqual(["text_1", "text_2"])
+      expect(out.map((c) => c._tag)).toEqual([
+        "Start",
+        "ReasoningStart", "ReasoningDelta", "ReasoningEnd",
+        "TextStart", "TextDelta", "TextEnd",
+        "ToolCallStart", "ToolCallDelta", "ToolCallEnd",
+        "TextStart", "TextDelta", "TextEnd",
+        "Finish"
+      ])
+      expect(fold(out).message().content.map((part) => part._tag)).toEqual(["Reasoning", "Text", "ToolCall", "Text"])
+      expect(out.find((c) => c._tag === "ToolCallStart")).toMatchObject({ metadata: { thoughtSignature: "sig_call" } })
+    })
+
+    it("leaves a part open when the stream stops in the middle of it, and the partial text is kept", () => {
+      const decoder = new GoogleEventDecoder("google", info)
+      const out: Array<StreamPart.StreamPart> = []
+      decoder.event(message(response([{ text: "Half" }])), out)
+      expectWellFormed(out, { finished: false })
+      expect(out.at(-1)).toEqual({ _tag: "TextDelta", id: "text_0", text: "Half" })
+      expect(fold(out).interrupted().content).toEqual([{ _tag: "Text", text: "Half" }])
+    })
   })
 })
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Accumulator, type Chunk } from "@reins/core"
+import { Accumulator, type Message, type StreamPart } from "@reins/core"
+import { expectWellFormed } from "../../../test/streamParts.js"
 import { ResponsesEventDecoder } from "../src/responses/Events.js"
+import { input } from "../src/responses/Request.js"
 
 const info = { status: 200, headers: {} as any, requestId: "req_1" }
 const sse = (data: unknown) => {
@@ -11,13 +13,13 @@ const sse = (data: unknown) => {
 
 const decode = (events: ReadonlyArray<unknown>, options: { end?: boolean; toolNames?: ReadonlyArray<string> } = {}) => {
   const decoder = new ResponsesEventDecoder("openai", info, options.toolNames ? { toolNames: new Set(options.toolNames) } : {})
-  const out: Array<Chunk.Chunk> = []
+  const out: Array<StreamPart.StreamPart> = []
   for (const event of events) decoder.event(sse(event), out)
   if (options.end ?? true) decoder.end(out)
   return out
 }
 
-const assemble = (out: ReadonlyArray<Chunk.Chunk>) => {
+const assemble = (out: ReadonlyArray<StreamPart.StreamPart>) => {
   const acc = new Accumulator({ provider: "openai", model: "m" })
   acc.addAll(out)
   return acc.message()
@@ -36,7 +38,7 @@ const argsDelta = (item_id: string, delta: string, output_index = 1) => ({ type:
 const call = (id: string, call_id: string, name: string, args: string, status = "in_progress") => ({ id, type: "function_call", status, arguments: args, call_id, name })
 
 describe("ResponsesEventDecoder", () => {
-  it("joins summary parts, signs the reasoning item when it is done, and streams a function call", () => {
+  it("gives each summary part a part of its own, signs the item's last part when it is done, and streams a function call", () => {
     const out = decode([
       created,
       { type: "response.in_progress", response: response("in_progress") },
@@ -55,18 +57,34 @@ describe("ResponsesEventDecoder", () => {
       completed
     ])
     expect(out[0]).toEqual({ _tag: "Start", responseId: "resp_1", model: "gpt-5", requestId: "req_1" })
-    expect(out.filter((c) => c._tag === "ReasoningDelta").map((c) => c.text)).toEqual(["**Plan**", " first", "\n\nthen this"])
-    expect(out).toContainEqual({ _tag: "ReasoningSignature", signature: "gAAA-final", metadata: { itemId: "rs_1" } })
-    expect(out).toContainEqual({ _tag: "ToolCallStart", index: 0, id: "call_1", name: "weather", metadata: { itemId: "fc_1" } })
+    expect(out.filter((c) => c._tag.startsWith("Reasoning"))).toEqual([
+      { _tag: "ReasoningStart", id: "rs_1:s0", metadata: { itemId: "rs_1" } },
+      { _tag: "ReasoningDelta", id: "rs_1:s0", text: "**Plan**" },
+      { _tag: "ReasoningDelta", id: "rs_1:s0", text: " first" },
+      { _tag: "ReasoningStart", id: "rs_1:s1", metadata: { itemId: "rs_1" } },
+      { _tag: "ReasoningDelta", id: "rs_1:s1", text: "then this" },
+      { _tag: "ReasoningEnd", id: "rs_1:s0" },
+      { _tag: "ReasoningEnd", id: "rs_1:s1", signature: "gAAA-final" }
+    ])
+    expect(out).toContainEqual({ _tag: "ToolCallStart", id: "call_1", name: "weather", metadata: { itemId: "fc_1" } })
+    expectWellFormed(out)
     expect(out.slice(-2)).toEqual([
       { _tag: "Usage", usage: { inputTokens: 40, outputTokens: 30, cacheReadTokens: 8, reasoningTokens: 12 } },
       { _tag: "Finish", reason: "tool-calls", raw: "completed" }
     ])
     const message = assemble(out)
     expect(message.content).toEqual([
-      { _tag: "Reasoning", text: "**Plan** first\n\nthen this", signature: "gAAA-final", metadata: { itemId: "rs_1" } },
+      { _tag: "Reasoning", text: "**Plan** first", metadata: { itemId: "rs_1" } },
+      { _tag: "Reasoning", text: "then this", signature: "gAAA-final", metadata: { itemId: "rs_1" } },
       { _tag: "ToolCall", id: "call_1", name: "weather", arguments: "{\"city\":\"Oslo\"}", metadata: { itemId: "fc_1" } }
     ])
+    // The item goes back as it came: both summary parts and the encrypted content, in one item.
+    const history: ReadonlyArray<Message.Message> = [{ _tag: "User", content: [{ _tag: "Text", text: "go" }] }, message]
+    expect(input(history, "openai")[1]).toEqual({
+      type: "reasoning",
+      summary: [{ type: "summary_text", text: "**Plan** first" }, { type: "summary_text", text: "then this" }],
+      encrypted_content: "gAAA-final"
+    })
     expect(message.usage).toEqual({ inputTokens: 40, outputTokens: 30, cacheReadTokens: 8, cacheWriteTokens: 0, reasoningTokens: 12 })
     expect(message.stopReason).toBe("tool-calls")
     expect(message.responseId).toBe("resp_1")
@@ -104,7 +122,7 @@ describe("ResponsesEventDecoder", () => {
     expect(assemble(out).content).toEqual([{ _tag: "Text", text: "Found" }])
   })
 
-  it("keeps each message's phase and separates consecutive messages", () => {
+  it("keeps each message's phase and gives each message a part of its own", () => {
     const out = decode([
       created,
       added(0, { id: "msg_a", type: "message", role: "assistant", content: [], phase: "commentary" }),
@@ -115,10 +133,19 @@ describe("ResponsesEventDecoder", () => {
       textDelta("msg_b", ".", 1),
       completed
     ])
-    expect(out.filter((c) => c._tag === "TextDelta")).toEqual([
-      { _tag: "TextDelta", text: "Checking.", metadata: { phase: "commentary" } },
-      { _tag: "TextDelta", text: "\n\nDone", metadata: { phase: "final_answer" } },
-      { _tag: "TextDelta", text: "." }
+    expect(out.filter((c) => c._tag.startsWith("Text"))).toEqual([
+      { _tag: "TextStart", id: "msg_a:0", metadata: { phase: "commentary" } },
+      { _tag: "TextDelta", id: "msg_a:0", text: "Checking." },
+      { _tag: "TextEnd", id: "msg_a:0" },
+      { _tag: "TextStart", id: "msg_b:0", metadata: { phase: "final_answer" } },
+      { _tag: "TextDelta", id: "msg_b:0", text: "Done" },
+      { _tag: "TextDelta", id: "msg_b:0", text: "." },
+      { _tag: "TextEnd", id: "msg_b:0" }
+    ])
+    expectWellFormed(out)
+    expect(assemble(out).content).toEqual([
+      { _tag: "Text", text: "Checking.", metadata: { phase: "commentary" } },
+      { _tag: "Text", text: "Done.", metadata: { phase: "final_answer" } }
     ])
   })
 
@@ -286,7 +313,55 @@ describe("ResponsesEventDecoder", () => {
       { type: "response.custom_tool_call_input.delta", item_id: "ct_1", output_index: 1, delta: "x" },
       completed
     ])
-    expect(out.filter((c) => c._tag === "ToolCallEnd")).toEqual([{ _tag: "ToolCallEnd", index: 0 }, { _tag: "ToolCallEnd", index: 1 }])
+    expect(out.filter((c) => c._tag === "ToolCallEnd")).toEqual([{ _tag: "ToolCallEnd", id: "call_1" }, { _tag: "ToolCallEnd", id: "call_c" }])
+    expectWellFormed(out)
     expect(assemble(out).content.map((part) => (part as any).arguments)).toEqual(["{}", "{\"input\":\"x\"}"])
+  })
+
+  describe("part boundaries", () => {
+    it("gives each content part of a message its own id, and ends each at its done event", () => {
+      const out = decode([
+        created,
+        added(0, { id: "msg_1", type: "message", role: "assistant", content: [] }),
+        textDelta("msg_1", "First."),
+        { type: "response.output_text.done", item_id: "msg_1", output_index: 0, content_index: 0, text: "First." },
+        { type: "response.output_text.delta", item_id: "msg_1", output_index: 0, content_index: 1, delta: "Second." },
+        done(0, { id: "msg_1", type: "message", role: "assistant", content: [{ type: "output_text", text: "First." }, { type: "output_text", text: "Second." }] }),
+        completed
+      ])
+      expect(expectWellFormed(out).Text).toEqual(["msg_1:0", "msg_1:1"])
+      expect(out.findIndex((c) => c._tag === "TextEnd" && c.id === "msg_1:0"))
+        .toBeLessThan(out.findIndex((c) => c._tag === "TextStart" && c.id === "msg_1:1"))
+      // No blank line is made up between them: each is its own part.
+      expect(assemble(out).content).toEqual([{ _tag: "Text", text: "First." }, { _tag: "Text", text: "Second." }])
+    })
+
+    it("ends a function call at its arguments' done event, before the item is done", () => {
+      const out = decode([
+        created,
+        added(0, call("fc_1", "call_1", "f", "")),
+        argsDelta("fc_1", "{\"a\":1}", 0),
+        { type: "response.function_call_arguments.done", item_id: "fc_1", output_index: 0, arguments: "{\"a\":1}" }
+      ], { end: false })
+      expect(out.at(-1)).toEqual({ _tag: "ToolCallEnd", id: "call_1" })
+    })
+
+    it("leaves a part open when the stream stops in the middle of it, and the partial part is kept", () => {
+      const out = decode([
+        created,
+        added(0, { id: "rs_1", type: "reasoning", summary: [] }),
+        summaryDelta("rs_1", 0, "Thinking"),
+        added(1, { id: "msg_1", type: "message", role: "assistant", content: [] }),
+        textDelta("msg_1", "Half an ans", 1)
+      ], { end: false })
+      expectWellFormed(out, { finished: false })
+      expect(out.some((c) => c._tag === "TextEnd" || c._tag === "ReasoningEnd")).toBe(false)
+      const acc = new Accumulator({ provider: "openai", model: "m" })
+      acc.addAll(out)
+      expect(acc.interrupted().content).toEqual([
+        { _tag: "Reasoning", text: "Thinking", metadata: { itemId: "rs_1" } },
+        { _tag: "Text", text: "Half an ans" }
+      ])
+    })
   })
 })

@@ -124,6 +124,14 @@ export interface DecoderOptions {
 
 const WRAPPER = "multi_tool_use.parallel"
 
+/** The item kind of each output item type. */
+const KINDS: Record<string, Item["kind"] | undefined> = {
+  message: "message",
+  reasoning: "reasoning",
+  function_call: "function",
+  custom_tool_call: "custom"
+}
+
 /** The decoder for one Responses stream. */
 export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private started = false
@@ -249,6 +257,9 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     const item = json.item
     if (item == null) return
     const key = typeof item.id === "string" ? item.id : `#${json.output_index ?? 0}`
+    // An item announced again keeps its parts: their ids are taken.
+    const known = this.items.get(key)?.kind
+    if (known !== undefined && known === KINDS[item.type]) return
     switch (item.type) {
       case "message":
         this.setItem(key, { kind: "message", key, phase: WireValue.string(item.phase), parts: new Map() })
