@@ -14,7 +14,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { type Chunk, LanguageModel, Message } from "@reins/core"
+import { type StreamPart, LanguageModel, Message } from "@reins/core"
 import { Kimi } from "@reins/kimi"
 import { OpenAiChat } from "@reins/openai"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
@@ -137,7 +137,7 @@ const stopWhileThinking = (
     let received = 0
     let lastAt: number | undefined
     let answering = false
-    const onChunk = (chunk: Chunk.Chunk) =>
+    const onChunk = (chunk: StreamPart.StreamPart) =>
       Effect.sync(() => {
         received++
         lastAt = performance.now()

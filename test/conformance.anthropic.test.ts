@@ -13,7 +13,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Anthropic } from "@reins/anthropic"
-import { type Chunk, LanguageModel, Message } from "@reins/core"
+import { LanguageModel, Message, type StreamPart } from "@reins/core"
 import { Messages, ProviderServer, Script } from "@reins/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -191,7 +191,7 @@ describeRecorded(
           const pause = steps.findIndex((step, i) => i > 0 && step._tag === "Event" && step.event === "message_start")
           expect(pause).toBe(7)
           server.enqueue(Script.make([...steps.slice(0, pause), Script.delay(50), ...steps.slice(pause)]))
-          const seen: Array<Chunk.Chunk> = []
+          const seen: Array<StreamPart.StreamPart> = []
           const streamed = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
             Stream.runForEach((chunk) => Effect.sync(() => seen.push(chunk))),
             Effect.provide(model(server)),

@@ -12,7 +12,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { type Chunk, LanguageModel, Message } from "@reins/core"
+import { LanguageModel, Message, type StreamPart } from "@reins/core"
 import { OpenAiResponses } from "@reins/openai"
 import { ProviderServer, Responses, Script } from "@reins/testing"
 import * as Effect from "effect/Effect"
@@ -195,7 +195,7 @@ describeRecorded(
             Stream.runCollect,
             Effect.provide(responsesModel(server))
           )
-          const texts = [...chunks].filter((chunk): chunk is Chunk.TextDelta => chunk._tag === "TextDelta")
+          const texts = [...chunks].filter((chunk): chunk is StreamPart.TextDelta => chunk._tag === "TextDelta")
           expect(texts.filter((chunk) => chunk.metadata !== undefined)).toEqual([
             { _tag: "TextDelta", text: "Got", metadata: { phase: "commentary" } },
             { _tag: "TextDelta", text: "\n\nHere are a", metadata: { phase: "final_answer" } }
@@ -273,7 +273,7 @@ describeRecorded(
           })
           expect(error.retryable).toBe(false)
           // the response had started: its id and model come out before the error
-          const chunks: Array<Chunk.Chunk> = []
+          const chunks: Array<StreamPart.StreamPart> = []
           const failed = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
             Stream.runForEach((chunk) => Effect.sync(() => chunks.push(chunk))),
             Effect.flip

@@ -10,7 +10,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Anthropic } from "@reins/anthropic"
-import { Accumulator, type Chunk, type HttpStream, LanguageModel, Message, type ProviderError, type Retry } from "@reins/core"
+import { Accumulator, type HttpStream, LanguageModel, Message, type ProviderError, type Retry, type StreamPart } from "@reins/core"
 import { Google } from "@reins/google"
 import { OpenAiChat, OpenAiResponses } from "@reins/openai"
 import { Chaos, ProviderServer } from "@reins/testing"
@@ -169,7 +169,7 @@ const rowName = (row: Row): string =>
 
 /** Drains the model's stream, keeping every chunk the consumer saw, and its exit. */
 const consume = Effect.gen(function*() {
-  const seen: Array<Chunk.Chunk> = []
+  const seen: Array<StreamPart.StreamPart> = []
   const exit = yield* LanguageModel.stream(request).pipe(
     Stream.runForEach((chunk) => Effect.sync(() => seen.push(chunk))),
     Effect.exit
@@ -190,7 +190,7 @@ const typedError = (exit: Exit.Exit<void, ProviderError.ProviderError>): Provide
  * when `whole`), and no tool call came more than once. A retry may repeat a start (it is not
  * content), never more often than there were attempts.
  */
-const expectNoDuplicates = (seen: ReadonlyArray<Chunk.Chunk>, whole: boolean, fault?: Chaos.Fault, attempts = 1) => {
+const expectNoDuplicates = (seen: ReadonlyArray<StreamPart.StreamPart>, whole: boolean, fault?: Chaos.Fault, attempts = 1) => {
   const text = seen.flatMap((chunk) => (chunk._tag === "TextDelta" ? [chunk.text] : [])).join("")
   const starts = seen.filter((chunk) => chunk._tag === "Start").length
   const calls = seen.filter((chunk) => chunk._tag === "ToolCallStart").length
@@ -206,7 +206,7 @@ const expectNoDuplicates = (seen: ReadonlyArray<Chunk.Chunk>, whole: boolean, fa
   }
 }
 
-const messageOf = (provider: Provider, seen: ReadonlyArray<Chunk.Chunk>): Message.Assistant => {
+const messageOf = (provider: Provider, seen: ReadonlyArray<StreamPart.StreamPart>): Message.Assistant => {
   const accumulator = new Accumulator({ provider: provider.name, model: "test-model" })
   accumulator.addAll(seen)
   return accumulator.message()

@@ -5,7 +5,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { expect } from "@effect/vitest"
-import { type Chunk, LanguageModel, Retry } from "@reins/core"
+import { LanguageModel, Retry, type StreamPart } from "@reins/core"
 import { OpenAiChat } from "@reins/openai"
 import { ProviderServer } from "@reins/testing"
 import * as Deferred from "effect/Deferred"
@@ -55,7 +55,7 @@ export const connectionClosed = (server: ProviderServer.ProviderServer, requestI
  */
 export const forkStream = Effect.fn("forkStream")(function*(
   request: LanguageModel.Request,
-  options: { readonly awaitFirst?: boolean; readonly firstChunk?: (chunk: Chunk.Chunk) => boolean } = {}
+  options: { readonly awaitFirst?: boolean; readonly firstChunk?: (chunk: StreamPart.StreamPart) => boolean } = {}
 ) {
   const first = yield* Deferred.make<void>()
   const fiber = yield* LanguageModel.stream(request).pipe(

@@ -1,8 +1,9 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { type Chunk as ReinsChunk, LanguageModel as LanguageModelService, type LanguageModel, Message, Tool, Toolkit, Turn } from "@reins/core"
+import { Anthropic } from "@reins/anthropic"
+import { type LanguageModel, LanguageModel as LanguageModelService, Message, type StreamPart, Tool, Toolkit, Turn } from "@reins/core"
 import { Kimi } from "@reins/kimi"
-import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
+import { ChatCompletions, Messages, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -10,6 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -169,7 +171,7 @@ describe("interrupting a turn", () => {
         const conversation = yield* newConversation
         const streamed = yield* Deferred.make<void>()
         const fiber = yield* Turn.stream({ conversation, input: "Why?" }).pipe(
-          Stream.tap((event) => event._tag === "Chunk" && event.chunk._tag === "TextDelta" ? Deferred.succeed(streamed, undefined) : Effect.void),
+          Stream.tap((event) => event._tag === "StreamPart" && event.part._tag === "TextDelta" ? Deferred.succeed(streamed, undefined) : Effect.void),
           Stream.runDrain,
           Effect.fork
         )
@@ -384,9 +386,16 @@ describe("Turn.stream", () => {
         )
         const conversation = yield* newConversation
         const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Turn.stream({ conversation, input: "time?", toolkit: Toolkit.make(clock) })))
-        const tags = events.filter((e) => e._tag !== "Chunk").map((e) => e._tag)
-        expect(tags).toEqual(["StepStart", "StepEnd", "ToolCallStarted", "ToolResult", "StepStart", "StepEnd", "TurnEnd"])
-        const text = events.flatMap((e) => e._tag === "Chunk" && e.chunk._tag === "TextDelta" ? [e.chunk.text] : []).join("")
+        const tags = events.filter((e) => e._tag !== "StreamPart").map((e) => e._tag)
+        // The tool starts at its call's end, which may come before or after the step's end.
+        expect(tags.filter((tag) => tag !== "ToolCallStarted" && tag !== "ToolResult")).toEqual(["StepStart", "StepEnd", "StepStart", "StepEnd", "TurnEnd"])
+        const at = (f: (e: Turn.TurnEvent) => boolean) => events.findIndex(f)
+        const callEnd = at((e) => e._tag === "StreamPart" && e.part._tag === "ToolCallEnd")
+        expect(callEnd).toBeGreaterThan(0)
+        expect(at((e) => e._tag === "ToolCallStarted")).toBeGreaterThan(callEnd)
+        expect(at((e) => e._tag === "ToolResult")).toBeGreaterThan(at((e) => e._tag === "ToolCallStarted"))
+        expect(at((e) => e._tag === "ToolResult")).toBeLessThan(events.findLastIndex((e) => e._tag === "StepStart"))
+        const text = events.flatMap((e) => e._tag === "StreamPart" && e.part._tag === "TextDelta" ? [e.part.text] : []).join("")
         expect(text).toBe("Noon.")
         const end = events.at(-1)!
         expect(end._tag === "TurnEnd" && end.result.usage.outputTokens).toBe(2)
@@ -411,12 +420,184 @@ describe("tool-call ids", () => {
         expect(new Set(ids).size).toBe(3)
         expect(ids[0]).toBe("call_0")
         // what a UI saw is what the history holds
-        const streamed = events.flatMap((e) => e._tag === "Chunk" && e.chunk._tag === "ToolCallStart" ? [e.chunk.id] : [])
+        const streamed = events.flatMap((e) => e._tag === "StreamPart" && e.part._tag === "ToolCallStart" ? [e.part.id] : [])
         expect(streamed).toEqual(ids)
+        // the deltas and ends of a renamed call go by its new id too
+        const ended = events.flatMap((e) => e._tag === "StreamPart" && e.part._tag === "ToolCallEnd" ? [e.part.id] : [])
+        expect(ended).toEqual(ids)
         const answered = events.flatMap((e) => e._tag === "ToolResult" ? [e.result.toolCallId] : [])
         expect(answered).toEqual(ids)
         const sent = (server.requests[2].json as any).messages.flatMap((m: any) => m.tool_calls?.map((c: any) => c.id) ?? [])
         expect(sent).toEqual(ids)
+      })))
+})
+
+describe("tools that start as soon as their call is complete", () => {
+  const anthropicModel = (server: ProviderServer.ProviderServer) =>
+    Anthropic.layer({ model: "claude-test", apiKey: Redacted.make("sk-ant-test"), baseUrl: server.url }).pipe(
+      Layer.orDie,
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
+
+  /** A response that completes `calls`, then streams `after` in a text block: more text, pauses, a stall. */
+  const callsThenText = (calls: ReadonlyArray<Messages.ToolUse>, after: (index: number) => ReadonlyArray<Script.Step>): Script.Script =>
+    Script.make([
+      Messages.messageStart(),
+      ...calls.flatMap((use) => Messages.toolUse(use)),
+      Messages.blockStart(calls.length, { type: "text", text: "" }),
+      ...after(calls.length),
+      Messages.blockStop(calls.length),
+      Messages.messageDelta("tool_use"),
+      Messages.messageStop
+    ])
+
+  /** `pieces` text deltas, each after `ms` milliseconds. */
+  const more = (pieces: number, ms: number) => (index: number) =>
+    Array.from({ length: pieces }, (_, i) => [Script.delay(ms), Messages.blockDelta(index, { type: "text_delta", text: `more ${i} ` })]).flat()
+
+  const withAnthropic = <A, E>(f: (server: ProviderServer.ProviderServer) => Effect.Effect<A, E, LanguageModel.LanguageModel>) =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      return yield* f(server).pipe(Effect.provide(anthropicModel(server)))
+    })
+
+  it.scopedLive("start while the model still streams the rest of the response, and record results in call order", () =>
+    withAnthropic((server) =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        const probe = (name: string, ms: number) =>
+          Tool.make(name, {
+            parameters: Schema.Struct({}),
+            success: Schema.String,
+            handler: () => Effect.sync(() => log.push(`${name} started`)).pipe(Effect.zipRight(Effect.sleep(ms)), Effect.as(`${name} done`))
+          })
+        server.enqueue(
+          callsThenText([{ index: 0, id: "t1", name: "first", input: {} }, { index: 1, id: "t2", name: "second", input: {} }], more(5, 60)),
+          Messages.reply({ text: "Done." })
+        )
+        const conversation = yield* newConversation
+        const events: Array<Turn.TurnEvent> = []
+        yield* Turn.stream({ conversation, input: "go", toolkit: Toolkit.make(probe("first", 80), probe("second", 0)) }).pipe(
+          Stream.runForEach((event) =>
+            Effect.sync(() => {
+              events.push(event)
+              if (event._tag === "StreamPart" && event.step === 1 && event.part._tag === "Finish") log.push("response finished")
+            })
+          )
+        )
+        // Both tools started before the response finished.
+        expect(log).toEqual(["first started", "second started", "response finished"])
+        const at = (f: (e: Turn.TurnEvent) => boolean) => events.findIndex(f)
+        const finish = at((e) => e._tag === "StreamPart" && e.part._tag === "Finish")
+        for (const id of ["t1", "t2"]) {
+          const end = at((e) => e._tag === "StreamPart" && e.part._tag === "ToolCallEnd" && e.part.id === id)
+          const started = at((e) => e._tag === "ToolCallStarted" && e.call.id === id)
+          expect(end).toBeGreaterThan(0)
+          expect(end).toBeLessThan(started)
+          expect(started).toBeLessThan(finish)
+        }
+        // the quick one finished first; the history has them in call order, after the step that asked
+        expect(events.flatMap((e) => e._tag === "ToolResult" ? [e.result.toolCallId] : [])).toEqual(["t2", "t1"])
+        const history = yield* SubscriptionRef.get(conversation)
+        expect(history.map((m) => m._tag === "ToolResult" ? m.toolCallId : m._tag)).toEqual(["User", "Assistant", "t1", "t2", "Assistant"])
+        expect(Message.text(history[1] as Message.Assistant)).toBe("more 0 more 1 more 2 more 3 more 4 ")
+        const sent = (server.requests[1].json as any).messages.at(-1).content.map((block: any) => block.tool_use_id)
+        expect(sent).toEqual(["t1", "t2"])
+      })))
+
+  it.scopedLive("keep to the concurrency limit", () =>
+    withAnthropic((server) =>
+      Effect.gen(function*() {
+        let running = 0
+        let most = 0
+        const step = Tool.make("step", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          handler: () =>
+            Effect.acquireUseRelease(
+              Effect.sync(() => (most = Math.max(most, ++running))),
+              () => Effect.as(Effect.sleep("30 millis"), "ok"),
+              () => Effect.sync(() => running--)
+            )
+        })
+        const calls = ["a", "b", "c"].map((id, index) => ({ index, id, name: "step", input: {} }))
+        server.enqueue(callsThenText(calls, more(3, 20)), Messages.reply({ text: "Done." }))
+        const conversation = yield* newConversation
+        yield* Turn.run({ conversation, input: "go", toolkit: Toolkit.make(step), concurrency: 1 })
+        expect(most).toBe(1)
+        const history = yield* SubscriptionRef.get(conversation)
+        expect(history.flatMap((m) => m._tag === "ToolResult" ? [[m.toolCallId, m.content]] : [])).toEqual([["a", "ok"], ["b", "ok"], ["c", "ok"]])
+      })))
+
+  it.scopedLive("stopped while an early tool runs and the model still streams: tools stopped, finalizers run, every call answered", () =>
+    withAnthropic((server) =>
+      Effect.gen(function*() {
+        const released = yield* Ref.make(0)
+        const holding = yield* Deferred.make<void>()
+        const paying = yield* Deferred.make<void>()
+        const hold = Tool.make("hold", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          handler: () =>
+            Effect.acquireRelease(Deferred.succeed(holding, undefined), () => Ref.update(released, (n) => n + 1)).pipe(
+              Effect.zipRight(Effect.never),
+              Effect.scoped
+            )
+        })
+        // Its work is uninterruptible: it finishes after the stop, and its result is kept.
+        const charge = Tool.make("charge", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          handler: () =>
+            Effect.uninterruptible(Deferred.succeed(paying, undefined).pipe(Effect.zipRight(Effect.sleep("80 millis")), Effect.as("receipt")))
+        })
+        server.enqueue(
+          callsThenText(
+            [{ index: 0, id: "pay", name: "charge", input: {} }, { index: 1, id: "h", name: "hold", input: {} }],
+            (index) => [Messages.blockDelta(index, { type: "text_delta", text: "Still talking" }), Script.stall()]
+          )
+        )
+        const conversation = yield* newConversation
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "go", toolkit: Toolkit.make(charge, hold) }))
+        yield* Deferred.await(holding)
+        yield* Deferred.await(paying)
+        yield* Fiber.interrupt(fiber)
+        yield* connectionClosed(server, server.requests[0].id)
+        expect(yield* Ref.get(released)).toBe(1)
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        expect(history.map((m) => m._tag)).toEqual(["User", "Assistant", "ToolResult", "ToolResult"])
+        const step = history[1] as Message.Assistant
+        expect(step.stopReason).toBe("interrupted")
+        expect(Message.toolCalls(step).map((c) => c.id)).toEqual(["pay", "h"])
+        const results = history.slice(2) as ReadonlyArray<Message.ToolResult>
+        expect(results.map((r) => [r.toolCallId, r.isError, r.content])).toEqual([
+          ["pay", false, "receipt"],
+          ["h", true, expect.stringMatching(/interrupted/)]
+        ])
+      })))
+
+  it.scopedLive("a call whose arguments do not decode gets an error result, early like any other", () =>
+    withAnthropic((server) =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        server.enqueue(
+          callsThenText([{ index: 0, id: "bad", name: "add", input: "{\"a\": 1," }, { index: 1, id: "ok", name: "add", input: { a: 1, b: 2 } }], more(3, 30)),
+          Messages.reply({ text: "Done." })
+        )
+        const conversation = yield* newConversation
+        yield* Turn.stream({ conversation, input: "go", toolkit: Toolkit.make(add) }).pipe(
+          Stream.runForEach((event) =>
+            Effect.sync(() => {
+              if (event._tag === "ToolResult") log.push(`result ${event.result.toolCallId}`)
+              if (event._tag === "StreamPart" && event.step === 1 && event.part._tag === "Finish") log.push("response finished")
+            })
+          )
+        )
+        expect(log).toEqual(["result bad", "result ok", "response finished"])
+        const results = (yield* SubscriptionRef.get(conversation)).filter((m): m is Message.ToolResult => m._tag === "ToolResult")
+        expect(results.map((r) => [r.toolCallId, r.isError])).toEqual([["bad", true], ["ok", false]])
+        expect(results[0].content).toMatch(/not valid JSON/)
       })))
 })
 
@@ -426,14 +607,14 @@ describe("a slow consumer of Turn.stream", () => {
       const batch = 64
       const batches = 2_000
       let produced = 0
-      const delta: Chunk.Chunk<ReinsChunk.Chunk> = Chunk.makeBy(batch, () => ({ _tag: "TextDelta", text: "abcd" }))
+      const delta: Chunk.Chunk<StreamPart.StreamPart> = Chunk.makeBy(batch, () => ({ _tag: "TextDelta", id: "t", text: "abcd" }))
       const model = Layer.succeed(LanguageModelService.LanguageModel, {
         provider: "test",
         model: "m",
         stream: () =>
           Stream.concat(
             Stream.repeatEffectChunk(Effect.sync(() => (produced += batch, delta))).pipe(Stream.take(batch * batches)),
-            Stream.make<Array<ReinsChunk.Chunk>>({ _tag: "Finish", reason: "stop" })
+            Stream.make<Array<StreamPart.StreamPart>>({ _tag: "Finish", reason: "stop" })
           )
       })
       const conversation = yield* newConversation
@@ -444,7 +625,7 @@ describe("a slow consumer of Turn.stream", () => {
       expect(produced).toBeLessThanOrEqual(2 * Turn.streamBuffer + 2 * batch)
       let text = 0
       for (let chunk = Option.some(first); Option.isSome(chunk); chunk = yield* Effect.option(events)) {
-        for (const event of chunk.value) if (event._tag === "Chunk" && event.chunk._tag === "TextDelta") text += event.chunk.text.length
+        for (const event of chunk.value) if (event._tag === "StreamPart" && event.part._tag === "TextDelta") text += event.part.text.length
       }
       expect(text).toBe(4 * batch * batches)
     }))
