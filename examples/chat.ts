@@ -194,20 +194,20 @@ class Renderer {
 
   event(event: Turn.TurnEvent) {
     switch (event._tag) {
-      case "Chunk": {
-        const chunk = event.chunk
-        if (chunk._tag === "ReasoningDelta") {
+      case "StreamPart": {
+        const part = event.part
+        if (part._tag === "ReasoningDelta") {
           if (this.mode !== "reasoning") {
             this.newline()
             this.mode = "reasoning"
           }
-          this.write(chunk.text, dim)
-        } else if (chunk._tag === "TextDelta") {
+          this.write(part.text, dim)
+        } else if (part._tag === "TextDelta") {
           if (this.mode !== "text") {
             this.newline()
             this.mode = "text"
           }
-          this.write(chunk.text)
+          this.write(part.text)
         }
         return
       }

@@ -14,7 +14,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { type StreamPart, LanguageModel, Message } from "@reins/core"
+import { LanguageModel, Message, type StreamPart } from "@reins/core"
 import { Kimi } from "@reins/kimi"
 import { OpenAiChat } from "@reins/openai"
 import { ChatCompletions, ProviderServer, Script } from "@reins/testing"
@@ -137,17 +137,17 @@ const stopWhileThinking = (
     let received = 0
     let lastAt: number | undefined
     let answering = false
-    const onChunk = (chunk: StreamPart.StreamPart) =>
+    const onPart = (part: StreamPart.StreamPart) =>
       Effect.sync(() => {
         received++
         lastAt = performance.now()
-        if (chunk._tag === "TextDelta") answering = true
-        if (chunk._tag === "ReasoningDelta") write(`\x1b[2m${chunk.text}\x1b[0m`)
-        if (chunk._tag === "TextDelta") write(chunk.text)
+        if (part._tag === "TextDelta") answering = true
+        if (part._tag === "ReasoningDelta") write(`\x1b[2m${part.text}\x1b[0m`)
+        if (part._tag === "TextDelta") write(part.text)
       })
     const sentAt = performance.now()
     const fiber = yield* LanguageModel.stream({ messages: [question], reasoning: { effort: "high" } }).pipe(
-      Stream.runForEach(onChunk),
+      Stream.runForEach(onPart),
       Effect.fork
     )
     // pressed once the model is silent, or at once if the stream ends first

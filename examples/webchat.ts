@@ -40,11 +40,11 @@ export type PageEvent =
 
 const toPageEvent = (event: Turn.TurnEvent): PageEvent | undefined => {
   switch (event._tag) {
-    case "Chunk":
-      return event.chunk._tag === "ReasoningDelta"
-        ? { type: "reasoning", text: event.chunk.text }
-        : event.chunk._tag === "TextDelta"
-        ? { type: "text", text: event.chunk.text }
+    case "StreamPart":
+      return event.part._tag === "ReasoningDelta"
+        ? { type: "reasoning", text: event.part.text }
+        : event.part._tag === "TextDelta"
+        ? { type: "text", text: event.part.text }
         : undefined
     case "TurnEnd":
       return { type: "end", stopReason: event.result.stopReason }

@@ -143,8 +143,8 @@ describeRecorded(
         }))
 
       // server_tool_use (web_search, with its own input_json_delta), a web_search_tool_result block,
-      // then 19 text blocks, the cited ones with citations_delta. Only the text is kept, in one
-      // part. message_delta's input_tokens (15665) has grown past message_start's (2037): the
+      // then 19 text blocks, the cited ones with citations_delta. Only the text is kept, a part per
+      // block. message_delta's input_tokens (15665) has grown past message_start's (2037): the
       // server tool fed the search results back in.
       it.scoped("anthropic-web-search-tool.1.chunks.txt: server web search skipped, text kept", () =>
         Effect.gen(function*() {
@@ -156,7 +156,7 @@ describeRecorded(
               suffix: "agship Ginza store in Tokyo, marking over 20 years since their first international retail expansion.",
               sha256: "2c86b5f34a531516272b9588fb4cf9b7c6d8e0690ac4933249b626eec5334d0b"
             },
-            parts: ["Text"],
+            parts: Array.from({ length: 19 }, () => "Text" as const),
             usage: usage(15665, 795),
             stopReason: "stop",
             rawStopReason: "end_turn",
@@ -186,14 +186,14 @@ describeRecorded(
           })
           expect(generated.retryable).toBe(false)
 
-          // With a pause before the spliced message_start, the first message's chunks reach the
+          // With a pause before the spliced message_start, the first message's parts reach the
           // consumer in an earlier read, and the stream then fails.
           const pause = steps.findIndex((step, i) => i > 0 && step._tag === "Event" && step.event === "message_start")
           expect(pause).toBe(7)
           server.enqueue(Script.make([...steps.slice(0, pause), Script.delay(50), ...steps.slice(pause)]))
           const seen: Array<StreamPart.StreamPart> = []
           const streamed = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
-            Stream.runForEach((chunk) => Effect.sync(() => seen.push(chunk))),
+            Stream.runForEach((part) => Effect.sync(() => seen.push(part))),
             Effect.provide(model(server)),
             Effect.flip
           )
@@ -201,10 +201,11 @@ describeRecorded(
           expect(seen).toEqual([
             { _tag: "Start", responseId: "msg_first", model: "claude-3-haiku-20240307", requestId: "req_2" },
             { _tag: "Usage", usage: { inputTokens: 17, cacheReadTokens: 0, cacheWriteTokens: 0 } },
-            { _tag: "ReasoningDelta", text: "I will call the tool." },
-            { _tag: "ReasoningSignature", signature: "sig-first" },
-            { _tag: "ToolCallStart", index: 1, id: "toolu_first", name: "test-tool" },
-            { _tag: "ToolCallDelta", index: 1, delta: "{\"value\":\"Spark" }
+            { _tag: "ReasoningStart", id: "0" },
+            { _tag: "ReasoningDelta", id: "0", text: "I will call the tool." },
+            { _tag: "ReasoningEnd", id: "0", signature: "sig-first" },
+            { _tag: "ToolCallStart", id: "toolu_first", name: "test-tool" },
+            { _tag: "ToolCallDelta", id: "toolu_first", delta: "{\"value\":\"Spark" }
           ])
         }))
     })

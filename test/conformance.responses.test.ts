@@ -165,16 +165,16 @@ describeRecorded(
         sha256: "378c168d25b6913b0f925fa4563ced7050d14e6e0f1b7a4dd8b10f0343b054f2"
       }
 
-      it.scoped("two phased messages: whole texts from the done events, one blank line between them", () =>
+      it.scoped("two phased messages: whole texts from the done events, a part each", () =>
         Effect.gen(function*() {
           const message = yield* replay(script(recording("openai-phase.1.chunks.txt")))
           check(message, {
-            // commentary + "\n\n" + final answer
+            // commentary + final answer, nothing put between them
             text: {
-              length: 1640,
+              length: 1638,
               prefix: "Got it \u2014 I\u2019ll quickly check reliable, up-to-date sources for AI headlines from **today (February 25,",
               suffix: finalAnswer.suffix,
-              sha256: "5b96eff61c53618c1bb502ab4b1f22859f4c3b8f12e3e8e99a7a5ec9d580e768"
+              sha256: "421a0728060489f0fdc7b289d052876f049991efee71644b9b865904ac4ca407"
             },
             parts: ["Text", "Text"], // one part per phased message, each with its phase
             usage: { inputTokens: 7112, outputTokens: 463, cacheReadTokens: 3072, reasoningTokens: 64 },
@@ -183,23 +183,28 @@ describeRecorded(
             responseId: "resp_0a63f40a2632b74300699f8818e5648196a8fa657ae8091421",
             model: "gpt-5.3-codex"
           })
-          expect(Message.text(message).startsWith(`${commentary}\n\nHere are a few`)).toBe(true)
-          expectText(Message.text(message).slice(commentary.length + 2), finalAnswer)
+          const [first, second] = message.content
+          expect(first).toEqual({ _tag: "Text", text: commentary, metadata: { phase: "commentary" } })
+          expect(second._tag === "Text" && second.metadata).toEqual({ phase: "final_answer" })
+          expectText(second._tag === "Text" ? second.text : "", finalAnswer)
         }))
 
-      it.scoped("each message's first text delta carries its phase", () =>
+      it.scoped("each message's text part starts with its phase and ends before the next one starts", () =>
         Effect.gen(function*() {
           const server = yield* ProviderServer.make()
           server.enqueue(script(recording("openai-phase.1.chunks.txt")))
-          const chunks = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
+          const parts = yield* LanguageModel.stream({ messages: [Message.user("Hi")] }).pipe(
             Stream.runCollect,
             Effect.provide(responsesModel(server))
           )
-          const texts = [...chunks].filter((chunk): chunk is StreamPart.TextDelta => chunk._tag === "TextDelta")
-          expect(texts.filter((chunk) => chunk.metadata !== undefined)).toEqual([
-            { _tag: "TextDelta", text: "Got", metadata: { phase: "commentary" } },
-            { _tag: "TextDelta", text: "\n\nHere are a", metadata: { phase: "final_answer" } }
+          const bounds = [...parts].filter((part) => part._tag === "TextStart" || part._tag === "TextEnd")
+          expect(bounds).toEqual([
+            { _tag: "TextStart", id: expect.stringMatching(/^msg_.+:0$/), metadata: { phase: "commentary" } },
+            { _tag: "TextEnd", id: (bounds[0] as StreamPart.TextStart).id },
+            { _tag: "TextStart", id: expect.stringMatching(/^msg_.+:0$/), metadata: { phase: "final_answer" } },
+            { _tag: "TextEnd", id: (bounds[2] as StreamPart.TextStart).id }
           ])
+          expect((bounds[0] as StreamPart.TextStart).id).not.toBe((bounds[2] as StreamPart.TextStart).id)
         }))
     })
 

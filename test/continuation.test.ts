@@ -202,7 +202,7 @@ interface Phase {
   readonly shape: (wire: Wire) => ReadonlyArray<Message.Message["_tag"]>
 }
 
-const chunk = (test: (chunk: any) => boolean, step = 1) => (event: Turn.TurnEvent) => event._tag === "Chunk" && event.step === step && test(event.chunk)
+const part = (test: (part: any) => boolean, step = 1) => (event: Turn.TurnEvent) => event._tag === "StreamPart" && event.step === step && test(event.part)
 
 const phases: ReadonlyArray<Phase> = [
   {
@@ -214,26 +214,26 @@ const phases: ReadonlyArray<Phase> = [
   {
     name: "mid-reasoning, before its signature",
     replies: (wire) => [cut(wire.reasoning)],
-    reached: () => chunk((c) => c._tag === "ReasoningDelta"),
+    reached: () => part((c) => c._tag === "ReasoningDelta"),
     shape: () => ["User", "Assistant"]
   },
   {
     name: "right after a whitespace-only text delta",
     replies: (wire) => [cut(wire.blank)],
-    reached: () => chunk((c) => c._tag === "TextDelta" && c.text !== "" && c.text.trim() === ""),
+    reached: () => part((c) => c._tag === "TextDelta" && c.text !== "" && c.text.trim() === ""),
     shape: () => ["User", "Assistant"]
   },
   {
     name: "mid tool-call arguments",
     replies: (wire) => [cut(wire.callBegun(call(wire, "clock")))],
-    reached: () => chunk((c) => c._tag === "ToolCallStart"),
+    reached: () => part((c) => c._tag === "ToolCallStart"),
     shape: () => ["User", "Assistant"]
   },
   {
     name: "after a whole tool call, before the reply ends",
     replies: (wire) => [cut(wire.untilReplyEnd(call(wire, "clock")))],
     // where calls end only with the reply, the last piece of the arguments is the last event
-    reached: (wire) => chunk((c) => wire.endsCalls ? c._tag === "ToolCallEnd" : c._tag === "ToolCallDelta" && c.delta.endsWith("}")),
+    reached: (wire) => part((c) => wire.endsCalls ? c._tag === "ToolCallEnd" : c._tag === "ToolCallDelta" && c.delta.endsWith("}")),
     // a call marked ended is answered by an "interrupted" result; one never marked ended is left out
     shape: (wire) => (wire.endsCalls ? ["User", "Assistant", "ToolResult"] : ["User", "Assistant"])
   },
@@ -246,7 +246,7 @@ const phases: ReadonlyArray<Phase> = [
   {
     name: "mid-answer after a tool step",
     replies: (wire) => [wire.toolStep(call(wire, "clock")), cut(wire.text)],
-    reached: () => chunk((c) => c._tag === "TextDelta", 2),
+    reached: () => part((c) => c._tag === "TextDelta", 2),
     shape: () => ["User", "Assistant", "ToolResult", "Assistant"]
   }
 ]

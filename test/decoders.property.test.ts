@@ -7,7 +7,7 @@
  * (a) Whatever bytes arrive, the call ends in a valid assistant message or a typed `ProviderError`:
  *     never a defect, never a hang.
  * (b) However a valid stream is split into reads, and whichever line ends it uses, it decodes to the
- *     same chunks.
+ *     same stream parts, and those keep the part contract (test/streamParts.ts).
  *
  * Kimi has no decoder of its own (it is Chat Completions with a dialect), so the Chat Completions
  * properties cover it.
@@ -16,12 +16,12 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { describe, expect, it } from "@effect/vitest"
 import { Anthropic } from "@reins/anthropic"
-import { LanguageModel, Message, type ProviderError, Retry } from "@reins/core"
+import { LanguageModel, Message, type ProviderError, Retry, type StreamPart } from "@reins/core"
 import { Google } from "@reins/google"
 import { OpenAiChat, OpenAiResponses } from "@reins/openai"
 import { ChatCompletions, Gemini, Messages, Responses, Script } from "@reins/testing"
 import * as Cause from "effect/Cause"
-import * as EffectChunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
@@ -30,6 +30,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Readable } from "node:stream"
 import type * as ConfigError from "effect/ConfigError"
+import { expectWellFormed } from "./streamParts.js"
 
 /** How the body reaches the decoder. */
 type BodyPath = "node" | "web"
@@ -178,11 +179,11 @@ const harness = (format: Format) => {
       Effect.exit
     )
   return {
-    /** The chunks of one call, or how it failed. */
-    chunks: (reads: ReadonlyArray<Uint8Array>, path: BodyPath) =>
+    /** The stream parts of one call, or how it failed. */
+    parts: (reads: ReadonlyArray<Uint8Array>, path: BodyPath) =>
       run(
         Effect.map(Stream.runCollect(LanguageModel.stream(request)), (all) =>
-          EffectChunk.toReadonlyArray(all).map((chunk) => chunk._tag === "ToolCallStart" ? { ...chunk, id: madeId(chunk.id) } : chunk)),
+          Chunk.toReadonlyArray(all).map((part) => part._tag.startsWith("ToolCall") ? { ...part, id: madeId((part as { readonly id: string }).id) } : part)),
         reads,
         path
       ),
@@ -228,7 +229,7 @@ const badOutcome = (exit: Exit.Exit<Message.Assistant, unknown>): string | undef
     const issues = ParseResult.ArrayFormatter.formatErrorSync(valid.left)
     return `not a valid Assistant message: ${issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}`
   }
-  const failures = EffectChunk.toReadonlyArray(Cause.failures(exit.cause))
+  const failures = Chunk.toReadonlyArray(Cause.failures(exit.cause))
   const error = failures[0] as { readonly _tag?: unknown; readonly retryable?: unknown; readonly provider?: unknown } | undefined
   if (failures.length !== 1 || Cause.isDie(exit.cause) || Cause.isInterrupted(exit.cause)) return Cause.pretty(exit.cause)
   if (typeof error?._tag !== "string" || !Object.hasOwn(PROVIDER_ERRORS, error._tag)) return `not a ProviderError: ${Cause.pretty(exit.cause)}`
@@ -374,8 +375,8 @@ const withLineEnds = (text: string, end: "\n" | "\r\n" | "\r") => (end === "\n" 
 
 
 describe.each(formats)("$name decoding", (format) => {
-  const { chunks, generate } = harness(format)
-  /** Each reply's chunks when it arrives in one read, the reference the splits are held to. */
+  const { generate, parts } = harness(format)
+  /** Each reply's parts when it arrives in one read, the reference the splits are held to. */
   const baselines = new Map<number, Exit.Exit<ReadonlyArray<unknown>, unknown>>()
 
   it.live.prop(
@@ -410,15 +411,16 @@ describe.each(formats)("$name decoding", (format) => {
   )
 
   it.live.prop(
-    "of a valid stream gives the same chunks however it is split into reads",
+    "of a valid stream gives the same well-formed parts however it is split into reads",
     [fc.nat(format.replies.length - 1), cuts, paths, fc.constantFrom<"\n" | "\r\n" | "\r">("\n", "\r\n", "\r")],
     ([which, positions, path, end]) =>
       Effect.gen(function*() {
         const text = bodyText(format.replies[which])
-        const whole = baselines.get(which) ?? (yield* chunks([encoder.encode(text)], "node"))
+        const whole = baselines.get(which) ?? (yield* parts([encoder.encode(text)], "node"))
         baselines.set(which, whole)
-        const split = yield* chunks(cut(encoder.encode(withLineEnds(text, end)), positions), path)
+        const split = yield* parts(cut(encoder.encode(withLineEnds(text, end)), positions), path)
         expect(Exit.isSuccess(whole)).toBe(true)
+        if (Exit.isSuccess(whole)) expectWellFormed(whole.value as ReadonlyArray<StreamPart.StreamPart>)
         expect(split).toEqual(whole)
       }).pipe(Effect.asVoid),
     { fastCheck: { numRuns: 40 } }

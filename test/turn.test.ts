@@ -394,7 +394,7 @@ describe("Turn.stream", () => {
         expect(callEnd).toBeGreaterThan(0)
         expect(at((e) => e._tag === "ToolCallStarted")).toBeGreaterThan(callEnd)
         expect(at((e) => e._tag === "ToolResult")).toBeGreaterThan(at((e) => e._tag === "ToolCallStarted"))
-        expect(at((e) => e._tag === "ToolResult")).toBeLessThan(events.findLastIndex((e) => e._tag === "StepStart"))
+        expect(at((e) => e._tag === "ToolResult")).toBeLessThan(events.map((e) => e._tag).lastIndexOf("StepStart"))
         const text = events.flatMap((e) => e._tag === "StreamPart" && e.part._tag === "TextDelta" ? [e.part.text] : []).join("")
         expect(text).toBe("Noon.")
         const end = events.at(-1)!

@@ -113,7 +113,7 @@ const reinsTurn: Reader = {
       const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
       return yield* pausedRead(
         Turn.stream({ conversation, input: prompt }),
-        (event) => event._tag === "Chunk" && event.chunk._tag === "TextDelta",
+        (event) => event._tag === "StreamPart" && event.part._tag === "TextDelta",
         pause
       )
     }))

@@ -65,7 +65,7 @@ export const run = async (
       const conversation = yield* SubscriptionRef.make<ReadonlyArray<Message.Message>>([])
       const reasoning = yield* Deferred.make<void>()
       const fiber = yield* Turn.stream({ conversation, input: "think" }).pipe(
-        Stream.tap((event) => event._tag === "Chunk" && event.chunk._tag === "ReasoningDelta" ? Deferred.succeed(reasoning, undefined) : Effect.void),
+        Stream.tap((event) => event._tag === "StreamPart" && event.part._tag === "ReasoningDelta" ? Deferred.succeed(reasoning, undefined) : Effect.void),
         Stream.runDrain,
         Effect.fork
       )

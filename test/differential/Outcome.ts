@@ -47,15 +47,14 @@ export interface Failure {
 
 export type Outcome = Message | Failure
 
-/** One piece of content before merging, with what separates it from the piece of its kind before. */
+/** One piece of content before merging. */
 export interface Unit {
   readonly kind: Piece["kind"]
   readonly text: string
-  readonly separator?: string
 }
 
 /**
- * Adjacent units of one kind merged into one piece (joined by each unit's separator); empty text
+ * Adjacent units of one kind merged into one piece, their texts joined; empty text
  * and reasoning are left out, since a part with nothing in it carries only a signature, which is
  * compared on its own.
  */
@@ -64,7 +63,7 @@ export const pieces = (units: ReadonlyArray<Unit>): Array<Piece> => {
   for (const unit of units) {
     if (unit.kind !== "tool" && unit.text === "") continue
     const last = out[out.length - 1]
-    if (unit.kind !== "tool" && last?.kind === unit.kind) last.text += (unit.separator ?? "") + unit.text
+    if (unit.kind !== "tool" && last?.kind === unit.kind) last.text += unit.text
     else out.push({ kind: unit.kind, text: unit.text })
   }
   return out

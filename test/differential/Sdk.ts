@@ -76,9 +76,8 @@ const chat = (client: OpenAI) => async (): Promise<Outcome.Outcome> => {
 }
 
 /**
- * Responses through `responses.stream()` and `finalResponse()`. Text of two output messages, and
- * two summary parts of reasoning, are separate paragraphs: Reins puts a blank line between them
- * (except after reasoning closed by its encrypted content, which starts a part of its own).
+ * Responses through `responses.stream()` and `finalResponse()`. Each content part of a message and
+ * each summary part of reasoning is a part of its own in Reins, with nothing put between them.
  */
 const responses = (client: OpenAI) => async (): Promise<Outcome.Outcome> => {
   const stream = client.responses.stream({ model: "test-model", input: hi })
@@ -95,24 +94,22 @@ const responses = (client: OpenAI) => async (): Promise<Outcome.Outcome> => {
   const units: Array<Outcome.Unit> = []
   const signatures: Array<string> = []
   const toolCalls: Array<Outcome.ToolCall> = []
-  let signed = false
   let refused = false
   for (const item of response.output ?? []) {
     switch (item.type) {
       case "reasoning": {
         const texts = [...(item.summary ?? []), ...(item.content ?? [])].map((part: any) => String(part.text ?? ""))
-        texts.forEach((text, i) => units.push({ kind: "reasoning", text, separator: i === 0 && signed ? "" : "\n\n" }))
+        for (const text of texts) units.push({ kind: "reasoning", text })
         const signature: unknown = encrypted.get(item.id) ?? item.encrypted_content
-        signed = typeof signature === "string" && signature !== ""
-        if (signed) signatures.push(signature as string)
+        if (typeof signature === "string" && signature !== "") signatures.push(signature)
         break
       }
       case "message": {
         const parts: Array<any> = item.content ?? []
-        parts.forEach((part, i) => {
+        for (const part of parts) {
           if (part.type === "refusal") refused = true
-          units.push({ kind: "text", text: String(part.type === "refusal" ? part.refusal : part.text ?? ""), separator: i === 0 ? "\n\n" : "" })
-        })
+          units.push({ kind: "text", text: String(part.type === "refusal" ? part.refusal : part.text ?? "") })
+        }
         break
       }
       case "function_call":

@@ -7,7 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
-import * as EffectChunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import * as Stream from "effect/Stream"
 import * as ProviderError from "./ProviderError.js"
 
@@ -269,9 +269,9 @@ const append = (out: Array<SseEvent>, events: Array<SseEvent>) => {
 /** Writes the events decoded so far, if any, then continues with `next`. */
 const writeThen = <InElem, OutErr, InErr>(
   out: Array<SseEvent>,
-  next: Channel.Channel<EffectChunk.Chunk<SseEvent>, InElem, OutErr, InErr, unknown, unknown>
-): Channel.Channel<EffectChunk.Chunk<SseEvent>, InElem, OutErr, InErr, unknown, unknown> =>
-  out.length === 0 ? next : Channel.flatMap(Channel.write(EffectChunk.unsafeFromArray(out)), () => next)
+  next: Channel.Channel<Chunk.Chunk<SseEvent>, InElem, OutErr, InErr, unknown, unknown>
+): Channel.Channel<Chunk.Chunk<SseEvent>, InElem, OutErr, InErr, unknown, unknown> =>
+  out.length === 0 ? next : Channel.flatMap(Channel.write(Chunk.unsafeFromArray(out)), () => next)
 
 /** A decoder's `ProtocolError` becomes a typed failure; anything else it throws is a bug, so a defect. */
 const failure = (error: unknown) =>
@@ -284,8 +284,8 @@ const failure = (error: unknown) =>
 const decoderChannel = <E>(
   options: SseOptions | undefined
 ): Channel.Channel<
-  EffectChunk.Chunk<SseEvent>,
-  EffectChunk.Chunk<Uint8Array>,
+  Chunk.Chunk<SseEvent>,
+  Chunk.Chunk<Uint8Array>,
   E | ProviderError.ProtocolError,
   E,
   unknown,
@@ -294,14 +294,14 @@ const decoderChannel = <E>(
   Channel.suspend(() => {
     const decoder = new SseDecoder(options)
     const loop: Channel.Channel<
-      EffectChunk.Chunk<SseEvent>,
-      EffectChunk.Chunk<Uint8Array>,
+      Chunk.Chunk<SseEvent>,
+      Chunk.Chunk<Uint8Array>,
       E | ProviderError.ProtocolError,
       E,
       unknown,
       unknown
     > = Channel.readWithCause({
-      onInput: (chunks: EffectChunk.Chunk<Uint8Array>) => {
+      onInput: (chunks: Chunk.Chunk<Uint8Array>) => {
         const out: Array<SseEvent> = []
         try {
           for (const bytes of chunks) append(out, decoder.feed(bytes))

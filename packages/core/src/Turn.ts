@@ -6,7 +6,7 @@
  * is complete, while the model may still be streaming the rest of its answer; results are recorded
  * in call order.
  */
-import * as EffectChunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -265,7 +265,7 @@ const loop = <Tools extends ReadonlyArray<Tool.Any>>(
           const ids = new CallIds(messages)
           yield* model.stream({ ...options.request, messages, tools: toolkit.definitions }).pipe(
             Stream.runForEachChunk((batch) => {
-              const parts = ids.rename(EffectChunk.toReadonlyArray(batch))
+              const parts = ids.rename(Chunk.toReadonlyArray(batch))
               acc.addAll(parts)
               let complete: Array<Part.ToolCall> | undefined
               for (let i = 0; i < parts.length; i++) {
