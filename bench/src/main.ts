@@ -13,6 +13,7 @@ import * as os from "node:os"
 import { ProviderServer } from "@reins/testing"
 import * as AgentTurn from "./agentTurn.js"
 import * as Backpressure from "./backpressure.js"
+import * as EarlyTools from "./earlyTools.js"
 import * as FirstDelta from "./firstDelta.js"
 import { type Outcome, results, scriptedServer } from "./harness.js"
 import * as Load from "./load.js"
@@ -38,7 +39,7 @@ import * as WorkerServer from "./workerServer.js"
 process.setSourceMapsEnabled(false)
 
 const quick = process.env.BENCH_QUICK === "1"
-const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop"] as const
+const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop", "earlyTools"] as const
 type Scenario = typeof scenarios[number]
 /** The scenarios named by `--only a,b` (or `--only=a,b`), else by `BENCH_ONLY`; all when neither is given. */
 const onlyArgument = (() => {
@@ -68,6 +69,7 @@ const THROUGHPUT_BUDGET = quick ? { warmupMs: 2_000, runsMs: 5_000 } : { warmupM
 const FIRST_DELTA = quick ? { warmup: 10, runs: 30 } : { warmup: 30, runs: 300 }
 const TURN = quick ? { warmup: 5, runs: 20 } : { warmup: 20, runs: 200 }
 const TURN_STOP_RUNS = quick ? 50 : 200
+const EARLY_TOOLS = quick ? { warmup: 2, runs: 5 } : { warmup: 3, runs: 20 }
 
 // Reins on undici is the headline; node:http, the other transport, is shown on Chat Completions
 // (and on every format for throughput). No peer speaks Gemini, so it is left out where only
@@ -163,6 +165,13 @@ if (selected("turn-stop")) {
   await provider.close()
   json.turnStop = turnStop
   print(TurnStop.table(turnStop))
+}
+if (selected("earlyTools")) {
+  const provider = await ProviderServer.start({ keepAliveTimeout: 60_000 })
+  const early = await EarlyTools.run(provider, ["messages", "responses", "gemini", "chat"], EARLY_TOOLS)
+  await provider.close()
+  json.earlyTools = early
+  print(EarlyTools.render(`Early tools: a response completes a tool call, then streams 500 ms more text; ms from the call's end to the tool's start in Turn.run (${EARLY_TOOLS.runs} runs per format)`, early))
 }
 await disposeAll()
 
