@@ -359,7 +359,7 @@ describe("interrupting a turn", () => {
         const events = yield* Turn.stream({ conversation, input: "c" }).pipe(Turn.stopWhen(yield* stopSoon), Stream.runCollect)
         const tags = Chunk.toReadonlyArray(events).map((event) => event._tag)
         expect(tags).toContain("StepStart")
-        expect(tags).toContain("Chunk")
+        expect(tags).toContain("StreamPart")
         expect(tags).not.toContain("TurnEnd")
 
         const already = new AbortController()
