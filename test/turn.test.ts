@@ -577,6 +577,32 @@ describe("tools that start as soon as their call is complete", () => {
         ])
       })))
 
+  it.scopedLive("a stream that fails after an early tool finished keeps the tool's real result", () =>
+    withAnthropic((server) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<void>()
+        const quick = Tool.make("quick", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          handler: () => Effect.as(Deferred.succeed(done, undefined), "real result")
+        })
+        server.enqueue(
+          callsThenText([{ index: 0, id: "q", name: "quick", input: {} }], (index) => [
+            Messages.blockDelta(index, { type: "text_delta", text: "Working" }),
+            Script.delay(100),
+            Messages.error("api_error", "Internal")
+          ])
+        )
+        const conversation = yield* newConversation
+        const failure = yield* Turn.run({ conversation, input: "go", toolkit: Toolkit.make(quick) }).pipe(Effect.flip)
+        expect(failure._tag).toBe("ProviderStreamError")
+        expect(yield* Deferred.isDone(done)).toBe(true)
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        expect((history[1] as Message.Assistant).stopReason).toBe("error")
+        expect(history[2]).toMatchObject({ _tag: "ToolResult", toolCallId: "q", content: "real result", isError: false })
+      })))
+
   it.scopedLive("a call whose arguments do not decode gets an error result, early like any other", () =>
     withAnthropic((server) =>
       Effect.gen(function*() {
