@@ -1,5 +1,5 @@
 /**
- * The provider-neutral model service: a request in, a stream of chunks out.
+ * The provider-neutral model service: a request in, a stream of stream parts out.
  */
 import * as Channel from "effect/Channel"
 import * as Context from "effect/Context"
@@ -65,7 +65,7 @@ export class LanguageModel extends Context.Tag("@reins/core/LanguageModel")<Lang
  *
  * // Prints the text as it arrives; interrupting the fiber that runs it closes the connection.
  * const program = LanguageModel.stream({ messages: [Message.user("Tell me a story.")] }).pipe(
- *   Stream.runForEach((chunk) => chunk._tag === "TextDelta" ? Console.log(chunk.text) : Effect.void)
+ *   Stream.runForEach((part) => part._tag === "TextDelta" ? Console.log(part.text) : Effect.void)
  * )
  *
  * // What is left to provide is the model: a provider's layer, such as `OpenAiChat.layerConfig`.
@@ -98,7 +98,7 @@ export const generate = (request: Request): Effect.Effect<Message.Assistant, Pro
       Effect.withSpan("LanguageModel.generate", { attributes: { provider: model.provider, model: request.model ?? model.model } })
     ))
 
-/** Folds a provider's chunk stream into its assistant message; fails on a stream with nothing in it. */
+/** Folds a provider's stream of parts into its assistant message; fails on a stream with nothing in it. */
 export const collect = (
   model: { readonly provider: string; readonly model: string },
   chunks: Stream.Stream<StreamPart.StreamPart, ProviderError>

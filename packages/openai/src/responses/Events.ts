@@ -89,7 +89,6 @@ interface Reasoning {
 
 interface OutputMessage {
   readonly kind: "message"
-  readonly key: string
   readonly phase: string | undefined
   /** Per content part. */
   readonly parts: Map<number, PartState>
@@ -262,7 +261,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     if (known !== undefined && known === KINDS[item.type]) return
     switch (item.type) {
       case "message":
-        this.setItem(key, { kind: "message", key, phase: WireValue.string(item.phase), parts: new Map() })
+        this.setItem(key, { kind: "message", phase: WireValue.string(item.phase), parts: new Map() })
         return
       case "reasoning":
         this.setItem(key, { kind: "reasoning", key, itemId: WireValue.string(item.id), parts: new Map(), ended: false })
@@ -343,7 +342,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
   private textPart(key: string, index: number, phase: unknown, out: Array<StreamPart.StreamPart>): TextPart {
     let state = this.items.get(key)
     if (state?.kind !== "message") {
-      state = { kind: "message", key, phase: WireValue.string(phase), parts: new Map() }
+      state = { kind: "message", phase: WireValue.string(phase), parts: new Map() }
       this.setItem(key, state)
     }
     let part = state.parts.get(index)
