@@ -1,7 +1,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Anthropic } from "@reins/anthropic"
-import { type LanguageModel, LanguageModel as LanguageModelService, Message, type StreamPart, Tool, Toolkit, Turn } from "@reins/core"
+import { Approval, type LanguageModel, LanguageModel as LanguageModelService, Message, type StreamPart, Tool, Toolkit, Turn } from "@reins/core"
 import { Kimi } from "@reins/kimi"
 import { ChatCompletions, Messages, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
@@ -686,4 +686,125 @@ describe("a stopped turn on Kimi", () => {
         expect(assistants.map((m: any) => m.reasoning_content)).toEqual(["Need the time.", "Now I can answer"])
       }).pipe(Effect.provide(kimi))
     }))
+})
+
+describe("tools that ask first", () => {
+  const runs: Array<string> = []
+  const transfer = Tool.make("transfer", {
+    description: "Moves money",
+    parameters: Schema.Struct({ amount: Schema.Number }),
+    success: Schema.String,
+    // Small amounts need no one's approval.
+    needsApproval: ({ amount }) => amount >= 100,
+    handler: ({ amount }) => Effect.sync(() => (runs.push(`transfer ${amount}`), `sent ${amount}`))
+  })
+  const toolkit = Toolkit.make(transfer, clock)
+  const asks = (...amounts: Array<number>) =>
+    ChatCompletions.reply({ toolCalls: amounts.map((amount, i) => ({ id: `call_${i}`, name: "transfer", arguments: { amount } })) })
+  const results = (history: ReadonlyArray<Message.Message>) =>
+    history.filter((m): m is Message.ToolResult => m._tag === "ToolResult").map((m) => [m.toolCallId, m.content, m.isError ?? false])
+
+  /** Runs a turn's stream, answering each approval request with `answer`. */
+  const answering = (
+    options: Omit<Turn.Options<typeof toolkit.tools>, "approvals">,
+    answer: (call: { readonly id: string; readonly arguments: string }) => Approval.Decision
+  ) =>
+    Effect.gen(function*() {
+      const approvals = yield* Approval.make
+      const events: Array<Turn.TurnEvent> = []
+      yield* Turn.stream({ ...options, approvals }).pipe(
+        Stream.runForEach((event) => {
+          events.push(event)
+          return event._tag === "ApprovalRequested"
+            ? Effect.flatMap(approvals.decide(event.call.id, answer(event.call)), (taken) => Effect.sync(() => expect(taken).toBe(true)))
+            : Effect.void
+        })
+      )
+      expect(approvals.pending).toEqual([])
+      return events
+    })
+
+  it.scopedLive("announce the calls that need a decision, run the approved and tell the model of the denied", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        runs.length = 0
+        const conversation = yield* newConversation
+        server.enqueue(asks(500, 5, 200), ChatCompletions.reply({ text: "Done." }))
+        const events = yield* answering(
+          { conversation, input: "pay", toolkit },
+          (call) => JSON.parse(call.arguments).amount === 500 ? Approval.approved : Approval.denied("too much today")
+        )
+        expect(events.filter((e) => e._tag === "ApprovalRequested").map((e: any) => e.call.id)).toEqual(["call_0", "call_2"])
+        expect(events.filter((e) => e._tag === "ToolCallStarted").map((e: any) => e.call.id).sort()).toEqual(["call_0", "call_1"])
+        expect(runs.sort()).toEqual(["transfer 5", "transfer 500"])
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        expect(results(history)).toEqual([
+          ["call_0", "sent 500", false],
+          ["call_1", "sent 5", false],
+          ["call_2", "The user denied this call: too much today. It did not run.", true]
+        ])
+        const next = server.requests[1].json as any
+        expectValidChatRequest(next)
+        expect(next.messages.filter((m: any) => m.role === "tool").map((m: any) => m.content)).toEqual([
+          "sent 500",
+          "sent 5",
+          "The user denied this call: too much today. It did not run."
+        ])
+      })))
+
+  it.scopedLive("a stop while a call waits leaves it an interrupted result, and later decisions find nothing", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        runs.length = 0
+        const conversation = yield* newConversation
+        const approvals = yield* Approval.make
+        server.enqueue(asks(300, 1))
+        const requested = yield* Deferred.make<string>()
+        const fiber = yield* Turn.stream({ conversation, input: "pay", toolkit, approvals }).pipe(
+          Stream.runForEach((event) => event._tag === "ApprovalRequested" ? Deferred.succeed(requested, event.call.id) : Effect.void),
+          Effect.fork
+        )
+        const id = yield* Deferred.await(requested)
+        expect(approvals.pending).toEqual([id])
+        yield* Fiber.interrupt(fiber)
+        expect(approvals.pending).toEqual([])
+        expect(yield* approvals.decide(id, Approval.approved)).toBe(false)
+        expect(runs).toEqual(["transfer 1"])
+        const history = yield* SubscriptionRef.get(conversation)
+        expectPaired(history)
+        expect(results(history)).toEqual([
+          ["call_0", "The call was interrupted before it finished; it has no result.", true],
+          ["call_1", "sent 1", false]
+        ])
+        server.enqueue(ChatCompletions.reply({ text: "ok" }))
+        yield* Turn.run({ conversation, input: "go on" })
+        expectValidChatRequest(server.requests[1].json)
+      })))
+
+  it.scopedLive("without a place for decisions a call that needs one is denied, and a waiting call holds no permit", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        runs.length = 0
+        const conversation = yield* newConversation
+        server.enqueue(asks(100), ChatCompletions.reply({ text: "ok" }))
+        yield* Turn.run({ conversation, input: "pay", toolkit })
+        expect(runs).toEqual([])
+        expect(results(yield* SubscriptionRef.get(conversation))).toEqual([
+          ["call_0", "The user denied this call: no one could be asked to approve it. It did not run.", true]
+        ])
+
+        // One permit: the small transfer behind a call that waits runs, and only then is the wait decided.
+        const later = yield* newConversation
+        const approvals = yield* Approval.make
+        server.enqueue(asks(1000, 2), ChatCompletions.reply({ text: "ok" }))
+        yield* Turn.stream({ conversation: later, input: "pay", toolkit, concurrency: 1, approvals }).pipe(
+          Stream.runForEach((event) =>
+            event._tag === "ToolResult" && event.result.toolCallId === "call_1"
+              ? Effect.asVoid(approvals.decide("call_0", Approval.approved))
+              : Effect.void
+          )
+        )
+        expect(runs).toEqual(["transfer 2", "transfer 1000"])
+      })))
 })

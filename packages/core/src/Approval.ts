@@ -24,22 +24,6 @@ export const denied = (reason?: string): Decision => ({ _tag: "Denied", reason }
 /**
  * Where a turn's calls wait for their decisions. Make one, pass it to `Turn.run` or `Turn.stream`,
  * and decide on the calls that the turn's `ApprovalRequested` events announce.
- *
- * @example
- * import { Approval, Turn } from "@reins/core"
- * import * as Effect from "effect/Effect"
- * import * as Stream from "effect/Stream"
- *
- * declare const options: Omit<Turn.Options<[]>, "approvals">
- *
- * const program = Effect.gen(function*() {
- *   const approvals = yield* Approval.make
- *   yield* Turn.stream({ ...options, approvals }).pipe(
- *     Stream.runForEach((event) =>
- *       event._tag === "ApprovalRequested" ? approvals.decide(event.call.id, Approval.approved) : Effect.void
- *     )
- *   )
- * })
  */
 export class Approvals {
   private readonly waiting = new Map<string, Deferred.Deferred<Decision>>()
@@ -72,7 +56,25 @@ export class Approvals {
   }
 }
 
-/** A new place for decisions, for one turn or many. */
+/**
+ * A new place for decisions, for one turn or many.
+ *
+ * @example
+ * import { Approval, Turn } from "@reins/core"
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ *
+ * declare const options: Omit<Turn.Options<[]>, "approvals">
+ *
+ * const program = Effect.gen(function*() {
+ *   const approvals = yield* Approval.make
+ *   yield* Turn.stream({ ...options, approvals }).pipe(
+ *     Stream.runForEach((event) =>
+ *       event._tag === "ApprovalRequested" ? approvals.decide(event.call.id, Approval.approved) : Effect.void
+ *     )
+ *   )
+ * })
+ */
 export const make: Effect.Effect<Approvals> = Effect.sync(() => new Approvals())
 
 /** The result the model is given for a call that was denied. */

@@ -19,6 +19,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { Accumulator } from "./Accumulator.js"
+import * as Approval from "./Approval.js"
 import * as LanguageModel from "./LanguageModel.js"
 import * as Message from "./Message.js"
 import type * as Part from "./Part.js"
@@ -44,6 +45,11 @@ export interface Options<Tools extends ReadonlyArray<Tool.Any>> {
   readonly concurrency?: number | undefined
   /** Request fields for every model call (system prompt, reasoning, temperature, ...). */
   readonly request?: Omit<LanguageModel.Request, "messages" | "tools"> | undefined
+  /**
+   * Where calls of tools that ask first wait for a decision (see `Approval`). Without it such calls
+   * are denied, since nobody could approve them.
+   */
+  readonly approvals?: Approval.Approvals | undefined
 }
 
 /** How a turn ended. */
@@ -59,11 +65,14 @@ export interface TurnResult {
 /**
  * What a turn streams to a UI; a turn can be rendered from these alone. A tool's `ToolCallStarted`
  * follows its call's `ToolCallEnd` part and may come before the step's `StepEnd`, since the tool
- * starts while the model goes on.
+ * starts while the model goes on. A call of a tool that asks first is announced by
+ * `ApprovalRequested` and waits for `Approvals.decide`; a denied call gets its `ToolResult` without
+ * a `ToolCallStarted`.
  */
 export type TurnEvent =
   | { readonly _tag: "StepStart"; readonly step: number }
   | { readonly _tag: "StreamPart"; readonly step: number; readonly part: StreamPart.StreamPart }
+  | { readonly _tag: "ApprovalRequested"; readonly step: number; readonly call: Part.ToolCall }
   | { readonly _tag: "ToolCallStarted"; readonly step: number; readonly call: Part.ToolCall }
   | { readonly _tag: "ToolResult"; readonly step: number; readonly result: Message.ToolResult }
   | { readonly _tag: "StepEnd"; readonly step: number; readonly message: Message.Assistant }
@@ -203,21 +212,39 @@ const closing = (phase: Phase, interrupted: boolean): ReadonlyArray<Message.Mess
 const stepTools = <Tools extends ReadonlyArray<Tool.Any>>(
   toolkit: Toolkit.Toolkit<Tools>,
   step: number,
-  concurrency: number | "unbounded",
+  options: Pick<Options<Tools>, "concurrency" | "approvals">,
   results: Map<string, Message.ToolResult>,
   notify: (event: TurnEvent) => Effect.Effect<void>
 ) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const permits = concurrency === "unbounded" ? undefined : yield* Effect.makeSemaphore(concurrency)
+    const permits = options.concurrency === undefined ? undefined : yield* Effect.makeSemaphore(options.concurrency)
     const fibers = new Map<string, Fiber.RuntimeFiber<void>>()
+    const decide = (call: Part.ToolCall): Effect.Effect<Approval.Decision> =>
+      toolkit.byName.get(call.name)?.needsApproval(call) !== true
+        ? Effect.succeed(Approval.approved)
+        : options.approvals === undefined
+        ? Effect.succeed(Approval.denied("no one could be asked to approve it"))
+        : options.approvals.wait(call, notify({ _tag: "ApprovalRequested", step, call }))
     const start = (call: Part.ToolCall): Effect.Effect<void, never, Tool.Requirements<Tools[number]>> => {
-      const run = notify({ _tag: "ToolCallStarted", step, call }).pipe(
-        Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result))),
-        Effect.flatMap((result) => notify({ _tag: "ToolResult", step, result }))
+      const execute = notify({ _tag: "ToolCallStarted", step, call }).pipe(
+        Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result)))
       )
+      // A call waiting for its decision holds no permit, so that the calls behind it can run.
+      const run = Effect.flatMap(decide(call), (decision) =>
+        decision._tag === "Denied"
+          ? Effect.sync(() => {
+            const result = Approval.deniedResult(call, decision)
+            results.set(call.id, result)
+            return result
+          })
+          : permits === undefined
+          ? execute
+          : permits.withPermits(1)(execute)).pipe(
+          Effect.flatMap((result) => notify({ _tag: "ToolResult", step, result }))
+        )
       return Effect.asVoid(Effect.tap(
-        Effect.forkIn(permits === undefined ? run : permits.withPermits(1)(run), scope),
+        Effect.forkIn(run, scope),
         (fiber) => Effect.sync(() => fibers.set(call.id, fiber))
       ))
     }
@@ -260,7 +287,7 @@ const loop = <Tools extends ReadonlyArray<Tool.Any>>(
           const acc = new Accumulator(model)
           const results = new Map<string, Message.ToolResult>()
           phase = { _tag: "Streaming", acc, results }
-          const tools = yield* stepTools(toolkit, step, options.concurrency ?? "unbounded", results, notify)
+          const tools = yield* stepTools(toolkit, step, options, results, notify)
           const messages = yield* SubscriptionRef.get(conversation)
           const ids = new CallIds(messages)
           yield* model.stream({ ...options.request, messages, tools: toolkit.definitions }).pipe(

@@ -1,4 +1,5 @@
 export { Accumulator } from "./Accumulator.js"
+export * as Approval from "./Approval.js"
 export * as HttpStream from "./HttpStream.js"
 export * as LanguageModel from "./LanguageModel.js"
 export * as Message from "./Message.js"
