@@ -122,7 +122,8 @@ type Reply = { readonly id: number; readonly value: unknown } | { readonly id: n
 
 const spawn = async <M extends Methods>(module: string | undefined, options: unknown): Promise<InWorker<M>> => {
   const worker = new Worker(new URL("./workerEntry.mjs", import.meta.url), {
-    execArgv: process.execArgv.filter((flag) => flag !== "--expose-gc"),
+    // Flags a worker may not take: the collector and the heap's young generation are the process's.
+    execArgv: process.execArgv.filter((flag) => flag !== "--expose-gc" && !flag.includes("semi-space")),
     workerData: { module, options }
   })
   const pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>()

@@ -12,7 +12,7 @@ import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type * as Pull from "./Pull.js"
 
 /**
@@ -202,41 +202,49 @@ export const nodeReadable = (response: HttpClientResponse.HttpClientResponse): N
   return isReadable(source) ? source : undefined
 }
 
+/** What `pull` does with a body's bytes, and how long it waits for them. */
+export interface PullOptions<A, E> {
+  readonly decode: (bytes: Uint8Array, out: Array<A>) => void
+  readonly end: (out: Array<A>) => void
+  /** Maps an error of the body itself (a reset connection, say) to the stream's error. */
+  readonly onBodyError: (cause: unknown) => E
+  /** Maps a value thrown by `decode` or `end` to the stream's error. */
+  readonly onDecodeError: (thrown: unknown) => E
+  /**
+   * True once the values decoded so far are the whole response (its terminal event came): the
+   * pull then ends without waiting for the body to end, and the connection is released.
+   */
+  readonly complete?: (() => boolean) | undefined
+  /**
+   * Called, as the scope closes, when the rest of a whole response's body is left to drain on its
+   * own: whatever would abort the request with the scope must then leave it be.
+   */
+  readonly onRelease?: (() => void) | undefined
+  /** Fails with `onIdle()` when the body sends nothing for this long. */
+  readonly idleTimeout?: Duration.Duration | undefined
+  /** What restarts the idle clock: any bytes read (the default), or only bytes that decoded to values. */
+  readonly idleResetBy?: "bytes" | "values" | undefined
+  readonly onIdle?: (() => E) | undefined
+}
+
 /**
  * A pull over a Node readable's values, bound to the current scope: `decode` turns each piece of
  * bytes into values (pushed onto `out`) and may throw a typed error; `end` runs once when the body
  * ends. Closing the scope destroys the body. Each pull takes every piece the body has buffered, so
  * one pull is one read's worth of values.
  */
-export const pull = <A, E>(
-  readable: NodeReadable,
-  options: {
-    readonly decode: (bytes: Uint8Array, out: Array<A>) => void
-    readonly end: (out: Array<A>) => void
-    /** Maps an error of the body itself (a reset connection, say) to the stream's error. */
-    readonly onBodyError: (cause: unknown) => E
-    /** Maps a value thrown by `decode` or `end` to the stream's error. */
-    readonly onDecodeError: (thrown: unknown) => E
-    /**
-     * True once the values decoded so far are the whole response (its terminal event came): the
-     * pull then ends without waiting for the body to end, and the connection is released.
-     */
-    readonly complete?: (() => boolean) | undefined
-    /**
-     * Called, as the scope closes, when the rest of a whole response's body is left to drain on its
-     * own: whatever would abort the request with the scope must then leave it be.
-     */
-    readonly onRelease?: (() => void) | undefined
-    /** Fails with `onIdle()` when the body sends nothing for this long. */
-    readonly idleTimeout?: Duration.Duration | undefined
-    /** What restarts the idle clock: any bytes read (the default), or only bytes that decoded to values. */
-    readonly idleResetBy?: "bytes" | "values" | undefined
-    readonly onIdle?: (() => E) | undefined
-  }
-): Effect.Effect<Pull.Pull<A, E>, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const clock = yield* Effect.clock
-    let lastActivity = clock.unsafeCurrentTimeMillis()
+export const pull = <A, E>(readable: NodeReadable, options: PullOptions<A, E>): Effect.Effect<Pull.Pull<A, E>, never, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => pullIn(readable, options, scope))
+
+/** Node runs a timer of more than 2^31 - 1 ms at once: a limit beyond that is no limit. */
+const MAX_TIMER_MS = 2_147_483_647
+
+/** `pull`, bound to `scope`. */
+export const pullIn = <A, E>(readable: NodeReadable, options: PullOptions<A, E>, scope: Scope.Scope): Effect.Effect<Pull.Pull<A, E>> =>
+  Effect.suspend(() => {
+    // The idle limit is kept on the wall clock with a plain timer: a fiber per body to watch it
+    // would cost every call a fiber, and the most allocation of anything a call sets up.
+    let lastActivity = Date.now()
     const valuesOnly = options.idleResetBy === "values"
     const complete = options.complete
     let idled = false
@@ -265,6 +273,25 @@ export const pull = <A, E>(
     const destroy = () => {
       if (!readable.destroyed) destroyQuietly(readable)
     }
+    // One timer per body rather than one per wait: it fires when the idle limit would be reached
+    // since the last bytes seen when it was set, and sets itself again if bytes came meanwhile.
+    const limit = options.idleTimeout === undefined || options.onIdle === undefined ? undefined : Duration.toMillis(options.idleTimeout)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const watch = (ms: number) => {
+      timer = setTimeout(() => {
+        timer = undefined
+        if (done) return
+        const remaining = lastActivity + limit! - Date.now()
+        if (remaining > 0) return watch(remaining)
+        idled = true
+        notify()
+      }, ms)
+    }
+    if (limit !== undefined && Number.isFinite(limit) && limit <= MAX_TIMER_MS) watch(Math.max(0, limit))
+    const stopWatching = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+    }
     const waitForBytes = Effect.async<void>((resume) => {
       wake = () => resume(Effect.void)
       // Once its socket is closed, an interrupted reader yields before it unwinds: when many
@@ -273,11 +300,15 @@ export const pull = <A, E>(
     })
     /** An error met after some values of the same read: those values go first, the error next. */
     let deferred: Option.Option<E> | undefined
+    const finish = () => {
+      done = true
+      stopWatching()
+    }
     const next: Pull.Pull<A, E> = Effect.suspend(() => {
       if (deferred !== undefined) return Effect.fail(deferred)
       if (done) return Effect.fail(Option.none())
       if (idled) {
-        done = true
+        finish()
         return Effect.fail(Option.some(options.onIdle!()))
       }
       const out: Array<A> = []
@@ -285,9 +316,9 @@ export const pull = <A, E>(
         let bytes: Uint8Array | null
         while ((bytes = readable.read()) !== null) {
           options.decode(bytes, out)
-          if (!valuesOnly || out.length > 0) lastActivity = clock.unsafeCurrentTimeMillis()
+          if (limit !== undefined && (!valuesOnly || out.length > 0)) lastActivity = Date.now()
           if (complete?.() === true) {
-            done = true
+            finish()
             completed = true
             options.end(out)
             return out.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(out)) : Effect.fail(Option.none())
@@ -296,13 +327,13 @@ export const pull = <A, E>(
         if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
         if (failure !== undefined) return Effect.fail(Option.some(options.onBodyError(failure.cause)))
         if (ended || readable.readableEnded) {
-          done = true
+          finish()
           options.end(out)
           return out.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(out)) : Effect.fail(Option.none())
         }
         if (readable.destroyed) return Effect.fail(Option.some(options.onBodyError(new Error("the response body was destroyed"))))
       } catch (error) {
-        done = true
+        finish()
         const failed = Option.some(options.onDecodeError(error))
         if (out.length === 0) return Effect.fail(failed)
         deferred = failed
@@ -310,32 +341,20 @@ export const pull = <A, E>(
       }
       return Effect.zipRight(waitForBytes, next)
     })
-    // One watchdog per body rather than a timer per wait: it sleeps until the idle limit would be
-    // reached since the last bytes, and wakes the reader only when it is.
-    const idle = options.idleTimeout
-    if (idle !== undefined && options.onIdle !== undefined) {
-      const limit = Duration.toMillis(idle)
-      yield* Effect.gen(function*() {
-        while (!done) {
-          const remaining = lastActivity + limit - clock.unsafeCurrentTimeMillis()
-          if (remaining <= 0) {
-            idled = true
-            return notify()
-          }
-          yield* Effect.sleep(remaining)
-        }
-      }).pipe(Effect.forkScoped)
-    }
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        readable.off("readable", notify)
-        readable.off("end", onEnd)
-        readable.off("error", onError)
-        if (completed && !ended && !readable.readableEnded && !readable.destroyed) {
-          release(readable)
-          options.onRelease?.()
-        } else destroy()
-      })
+    return Effect.as(
+      Scope.addFinalizer(
+        scope,
+        Effect.sync(() => {
+          stopWatching()
+          readable.off("readable", notify)
+          readable.off("end", onEnd)
+          readable.off("error", onError)
+          if (completed && !ended && !readable.readableEnded && !readable.destroyed) {
+            release(readable)
+            options.onRelease?.()
+          } else destroy()
+        })
+      ),
+      next
     )
-    return next
   })

@@ -85,39 +85,47 @@ export const pull = <A>(
   open: Effect.Effect<Pull.Pull<A, ProviderError>, ProviderError, Scope.Scope>,
   isContent?: ((value: A) => boolean) | undefined
 ): Effect.Effect<Pull.Pull<A, ProviderError>, never, Scope.Scope> =>
-  Effect.map(Effect.scope, (outer) => {
-    let current: Pull.Pull<A, ProviderError> | undefined
-    // Made on the first failure only: most calls never need it.
-    let driver: Schedule.ScheduleDriver<ProviderError, ProviderError> | undefined
-    const backoff = (error: ProviderError) =>
-      Effect.flatMap(
-        driver === undefined ? Effect.tap(Schedule.driver(schedule(policy)), (made) => void (driver = made)) : Effect.succeed(driver),
-        (made) => made.next(error)
-      )
-    /** After a failed attempt, whose scope is already closed: another attempt, or the error. */
-    const retry = (error: ProviderError): Pull.Pull<A, ProviderError> =>
-      policy.maxRetries <= 0
-        ? Effect.fail(Option.some(error))
-        : Effect.matchEffect(backoff(error), { onFailure: () => Effect.fail(Option.some(error)), onSuccess: () => start })
-    const start: Pull.Pull<A, ProviderError> = Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) =>
-      Effect.matchEffect(Scope.extend(open, scope), {
-        onFailure: (error) => Effect.zipRight(Scope.close(scope, Exit.fail(error)), retry(error)),
-        onSuccess: (opened) => {
-          const guarded: Pull.Pull<A, ProviderError> = Effect.matchEffect(opened, {
-            onFailure: (error) =>
-              Option.isNone(error) ? Effect.fail(error) : Effect.zipRight(Scope.close(scope, Exit.fail(error.value)), retry(error.value)),
-            onSuccess: (chunk) => {
-              // Content went downstream: from now on, no retry, and nothing between reads.
-              if (isContent === undefined ? chunk.length > 0 : Chunk.some(chunk, isContent)) current = opened
-              return Effect.succeed(chunk)
-            }
-          })
-          current = guarded
-          return guarded
-        }
-      }))
-    return Effect.suspend(() => current ?? start)
-  })
+  Effect.map(Effect.scope, (outer) => pullIn(policy, outer, (scope) => Scope.extend(open, scope), isContent))
+
+/** `pull` in the scope `outer`, each attempt opened by `open` in the scope it is given. */
+export const pullIn = <A>(
+  policy: Policy,
+  outer: Scope.Scope,
+  open: (scope: Scope.Scope) => Effect.Effect<Pull.Pull<A, ProviderError>, ProviderError>,
+  isContent?: ((value: A) => boolean) | undefined
+): Pull.Pull<A, ProviderError> => {
+  let current: Pull.Pull<A, ProviderError> | undefined
+  // Made on the first failure only: most calls never need it.
+  let driver: Schedule.ScheduleDriver<ProviderError, ProviderError> | undefined
+  const backoff = (error: ProviderError) =>
+    Effect.flatMap(
+      driver === undefined ? Effect.tap(Schedule.driver(schedule(policy)), (made) => void (driver = made)) : Effect.succeed(driver),
+      (made) => made.next(error)
+    )
+  /** After a failed attempt, whose scope is already closed: another attempt, or the error. */
+  const retry = (error: ProviderError): Pull.Pull<A, ProviderError> =>
+    policy.maxRetries <= 0
+      ? Effect.fail(Option.some(error))
+      : Effect.matchEffect(backoff(error), { onFailure: () => Effect.fail(Option.some(error)), onSuccess: () => start })
+  const start: Pull.Pull<A, ProviderError> = Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) =>
+    Effect.matchEffect(open(scope), {
+      onFailure: (error) => Effect.zipRight(Scope.close(scope, Exit.fail(error)), retry(error)),
+      onSuccess: (opened) => {
+        const guarded: Pull.Pull<A, ProviderError> = Effect.matchEffect(opened, {
+          onFailure: (error) =>
+            Option.isNone(error) ? Effect.fail(error) : Effect.zipRight(Scope.close(scope, Exit.fail(error.value)), retry(error.value)),
+          onSuccess: (chunk) => {
+            // Content went downstream: from now on, no retry, and nothing between reads.
+            if (isContent === undefined ? chunk.length > 0 : Chunk.some(chunk, isContent)) current = opened
+            return Effect.succeed(chunk)
+          }
+        })
+        current = guarded
+        return guarded
+      }
+    }))
+  return Effect.suspend(() => current ?? start)
+}
 
 /**
  * Runs `attempt`, and runs it again after a backoff when it fails with a retryable error before
