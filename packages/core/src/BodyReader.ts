@@ -168,8 +168,10 @@ export const decoded = (readable: NodeReadable, header: string | undefined): Nod
     destroy: () => {
       for (const stream of all) if (!stream.destroyed) destroyQuietly(stream)
     },
+    // A wire body that ended is destroyed by its stream once read, while the last stage may still
+    // hold bytes to give: only one cut short counts.
     get destroyed() {
-      return readable.destroyed || last.destroyed
+      return (readable.destroyed && !readable.readableEnded) || last.destroyed
     },
     get readableEnded() {
       return last.readableEnded

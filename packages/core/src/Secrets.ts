@@ -28,16 +28,35 @@ export const fromHeaders = (headers: Headers.Headers): ReadonlyArray<string> => 
   return secrets
 }
 
+/** The most keys whose pieces are kept; a process holds a few. */
+const KEPT = 64
+
+const pieces = new Map<string, ReadonlyArray<string>>()
+
+/**
+ * Every run of `PIECE` characters of a secret, cut once per key: span attributes are cleaned as
+ * they are set, on every call, and most of them hold no piece of any key.
+ */
+const windows = (secret: string): ReadonlyArray<string> => {
+  let cut = pieces.get(secret)
+  if (cut === undefined) {
+    const made: Array<string> = []
+    for (let start = 0; start + PIECE <= secret.length; start++) made.push(secret.slice(start, start + PIECE))
+    if (pieces.size >= KEPT) pieces.clear()
+    pieces.set(secret, cut = made)
+  }
+  return cut
+}
+
 /**
  * `text` with every run of `PIECE` or more characters that also occurs in a secret replaced by the
- * placeholder. Only error paths call this, so a scan of each window of each key is cheap enough.
+ * placeholder.
  */
 export const scrubText = (text: string, secrets: ReadonlyArray<string>): string => {
   if (text.length < PIECE) return text
   let marked: Uint8Array | undefined
   for (const secret of secrets) {
-    for (let start = 0; start + PIECE <= secret.length; start++) {
-      const window = secret.slice(start, start + PIECE)
+    for (const window of windows(secret)) {
       for (let at = text.indexOf(window); at !== -1; at = text.indexOf(window, at + 1)) {
         marked ??= new Uint8Array(text.length)
         marked.fill(1, at, at + PIECE)
@@ -126,11 +145,26 @@ const scrubbing = (span: Tracer.Span, secrets: ReadonlyArray<string>): Tracer.Sp
   return span
 }
 
+const tracers = new WeakMap<Tracer.Tracer, Map<string, Tracer.Tracer>>()
+
 /**
  * A tracer whose spans clean their attributes: the HTTP client's span records every response
  * header by value, and only a header's name can be marked as redacted in advance.
  */
-export const scrubbingTracer = (tracer: Tracer.Tracer, secrets: ReadonlyArray<string>): Tracer.Tracer =>
+export const scrubbingTracer = (tracer: Tracer.Tracer, secrets: ReadonlyArray<string>): Tracer.Tracer => {
+  // One per tracer and set of keys: a layer's calls all send the same key.
+  let made = tracers.get(tracer)
+  if (made === undefined) tracers.set(tracer, made = new Map())
+  const key = secrets.join("\n")
+  let scrubbed = made.get(key)
+  if (scrubbed === undefined) {
+    if (made.size >= KEPT) made.clear()
+    made.set(key, scrubbed = makeScrubbingTracer(tracer, secrets))
+  }
+  return scrubbed
+}
+
+const makeScrubbingTracer = (tracer: Tracer.Tracer, secrets: ReadonlyArray<string>): Tracer.Tracer =>
   Tracer.make({
     span: (name, parent: Option.Option<Tracer.AnySpan>, context, links, startTime, kind, options) =>
       scrubbing(
