@@ -8,6 +8,8 @@
  * between: the young generation is made large enough (`--max-semi-space-size`) that a batch of
  * calls never fills it, and a batch during which V8 collected anyway is measured again.
  */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -79,13 +81,10 @@ class Counting extends Supervisor.AbstractSupervisor<void> {
   }
 }
 
-/** Effect operations and fibers per call of Reins on `transport`, one call at a time. */
-const effectsPerCall = async (transport: Reins.Transport, url: string, count: number) => {
+/** Effect operations and fibers per run of `once`, one run at a time, with `layer`. */
+const effectsPerRun = async <R>(layer: Layer.Layer<R>, once: Effect.Effect<unknown, unknown, R>, count: number) => {
   const counting = new Counting()
-  const runtime = ManagedRuntime.make(
-    layers.chat(url).pipe(Layer.provide(Reins.transports[transport]), Layer.provide(Layer.merge(Supervisor.addSupervisor(counting), RuntimeFlags.enableOpSupervision)))
-  )
-  const once = LanguageModel.stream({ messages: [Message.user(prompt)] }).pipe(Stream.runForEachChunk(() => Effect.void))
+  const runtime = ManagedRuntime.make(Layer.provide(layer, Layer.merge(Supervisor.addSupervisor(counting), RuntimeFlags.enableOpSupervision)))
   for (let i = 0; i < 20; i++) await runtime.runPromise(once)
   counting.effects = 0
   counting.fibers = 0
@@ -96,6 +95,43 @@ const effectsPerCall = async (transport: Reins.Transport, url: string, count: nu
   await runtime.dispose()
   return { effects: counting.effects / count, fibers: counting.fibers / count }
 }
+
+/** A Reins call on `transport`, consumed as the bench's clients consume it. */
+const reinsCall = LanguageModel.stream({ messages: [Message.user(prompt)] }).pipe(Stream.runForEachChunk(() => Effect.void))
+
+/**
+ * What Reins is built on, without Reins: running an Effect stream (any stream costs this much to
+ * run with `Stream.runForEachChunk`), and one `@effect/platform` request on undici whose body is read
+ * straight from its Node stream.
+ */
+const floors = (url: string) => {
+  const request = HttpClientRequest.post(`${url}/v1/chat/completions`).pipe(
+    HttpClientRequest.bearerToken("sk-bench"),
+    HttpClientRequest.bodyUnsafeJson({ model: "bench", stream: true, messages: [{ role: "user", content: prompt }] })
+  )
+  const platformRequest = Effect.scoped(Effect.flatMap(HttpClient.HttpClient, (client) =>
+    Effect.flatMap(HttpClient.withScope(client).execute(request), (response) =>
+      Effect.async<void>((resume) => {
+        const body = (response as unknown as { readonly source: { readonly body: NodeJS.ReadableStream } }).source.body
+        body.on("data", () => {})
+        body.on("end", () => resume(Effect.void))
+      }))))
+  return [
+    { name: "an Effect stream run (Stream.empty, runForEachChunk)", layer: Layer.empty, once: Stream.runForEachChunk(Stream.empty, () => Effect.void) },
+    { name: "an @effect/platform request on undici, body read by hand", layer: Reins.transports.undici, once: platformRequest }
+  ] as const
+}
+
+/** Runs `once` as a client, so that the byte counts above measure it like the others. */
+const asClient = <R>(name: string, runtime: ManagedRuntime.ManagedRuntime<R, never>, once: Effect.Effect<unknown, unknown, R>): Client => ({
+  name,
+  kind: "floor",
+  format: "chat",
+  start: () => {
+    const done = runtime.runPromise(once).then(() => {})
+    return { done, stop: () => {} }
+  }
+})
 
 const main = async () => {
   const server = await WorkerServer.inWorker<ReplyServer.ReplyMethods>(ReplyServer.module)
@@ -114,13 +150,31 @@ const main = async () => {
       const one = await bytesPerCall(client, server.url, 200, false)
       const burst = await bytesPerCall(client, server.url, 200, true)
       const transport = client.name.endsWith("node:http") ? "node:http" : client.name.endsWith("undici") ? "undici" : undefined
-      const counted = client.kind === "reins" && transport !== undefined ? await effectsPerCall(transport, server.url, 200) : undefined
+      const counted = client.kind === "reins" && transport !== undefined
+        ? await effectsPerRun(layers.chat(server.url).pipe(Layer.provide(Reins.transports[transport])), reinsCall, 200)
+        : undefined
       rows.push({
         client: client.name,
         "KB/call, one at a time": (one / 1024).toFixed(1),
         "KB/call, 200 together": (burst / 1024).toFixed(1),
         "Effect ops/call": counted === undefined ? "" : counted.effects.toFixed(0),
         "fibers/call": counted === undefined ? "" : counted.fibers.toFixed(1)
+      })
+    }
+    for (const floor of floors(server.url)) {
+      const runtime = ManagedRuntime.make(floor.layer as Layer.Layer<never>)
+      const client = asClient(floor.name, runtime, floor.once as Effect.Effect<unknown, unknown, never>)
+      for (let i = 0; i < 5; i++) await calls(client, server.url, 200, true)
+      const one = await bytesPerCall(client, server.url, 200, false)
+      const burst = await bytesPerCall(client, server.url, 200, true)
+      const counted = await effectsPerRun(floor.layer as Layer.Layer<never>, floor.once as Effect.Effect<unknown, unknown, never>, 200)
+      await runtime.dispose()
+      rows.push({
+        client: floor.name,
+        "KB/call, one at a time": (one / 1024).toFixed(1),
+        "KB/call, 200 together": (burst / 1024).toFixed(1),
+        "Effect ops/call": counted.effects.toFixed(0),
+        "fibers/call": counted.fibers.toFixed(1)
       })
     }
     console.table(rows)
