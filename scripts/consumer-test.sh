@@ -21,7 +21,7 @@ fail() {
   failed=$((failed + 1))
 }
 finish() {
-  echo "consumer test: $passed passed, $failed failed in $(($(date +%s) - started)) s"
+  echo "consumer test: $passed checks passed, $failed failed ($(($(date +%s) - started)) s)"
   if ((failed > 0)); then exit 1; fi
   exit 0
 }
