@@ -214,7 +214,7 @@ class Renderer {
       case "ToolCallStarted":
         return this.line(`⚙ ${event.call.name}(${event.call.arguments})`)
       case "ToolResult": {
-        const content = event.result.content.replace(/\s+/g, " ")
+        const content = (Message.toolResultText(event.result.content) ?? "(an image)").replace(/\s+/g, " ")
         const shown = content.length > 200 ? `${content.slice(0, 200)}…` : content
         return this.line(`${event.result.isError ? "✗" : "→"} ${shown}`)
       }

@@ -217,7 +217,8 @@ const PROVIDER_ERRORS: Record<ProviderError.ProviderError["_tag"], true> = {
   ProtocolError: true,
   ProviderStreamError: true,
   UnexpectedBody: true,
-      EmptyResponse: true
+  EmptyResponse: true,
+  UnsupportedContent: true
 }
 
 /** Why an outcome is not "a valid message or one typed ProviderError", or undefined when it is. */

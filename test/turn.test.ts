@@ -139,7 +139,7 @@ describe("Turn.run", () => {
         expect(byId.u).toMatch(/Unknown tool "nope"/)
         expect(byId.j).toMatch(/not valid JSON/)
         expect(byId.s).toMatch(/do not match[\s\S]*a[\s\S]*Expected number/)
-        expect(JSON.parse(byId.f)).toEqual({ reason: "too big" })
+        expect(JSON.parse(String(byId.f))).toEqual({ reason: "too big" })
         expect(byId.t).toMatch(/did not finish within 50ms/)
       })))
 

@@ -23,8 +23,9 @@
  * ```
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, Provider, ProviderConfig } from "@reins/core"
+import { HttpStream, Provider, ProviderConfig, ProviderError } from "@reins/core"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as AnthropicConfig from "./Config.js"
 import { MessagesEventDecoder } from "./Events.js"
 import * as AnthropicRequest from "./Request.js"
@@ -63,13 +64,16 @@ const anthropic = Provider.define<AnthropicConfig.Options>(AnthropicConfig.endpo
   return {
     provider,
     model: options.model,
-    stream: (request) =>
-      HttpStream.chunks(
+    stream: (request) => {
+      const refused = AnthropicRequest.unsupported(request)
+      if (refused !== undefined) return Stream.fail(new ProviderError.UnsupportedContent({ provider, ...refused }))
+      return HttpStream.chunks(
         client,
         HttpClientRequest.bodyUnsafeJson(base, AnthropicRequest.body(request, encode)),
         HttpStream.callOptions(provider, options, request),
         (info) => new MessagesEventDecoder(provider, info)
       )
+    }
   }
 })
 

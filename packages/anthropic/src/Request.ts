@@ -7,8 +7,8 @@
  * whitespace are left out, tool-call ids are made unique and fit the API's id pattern, tool results
  * lead the user turn that carries them, and a final assistant turn ends without whitespace.
  */
-import type { LanguageModel, Message, Part } from "@reins/core"
-import { RequestIds } from "@reins/core"
+import type { LanguageModel, Part, ProviderError } from "@reins/core"
+import { Message, RequestIds, StructuredOutput } from "@reins/core"
 import type { CacheBreakpoint, Effort, Thinking } from "./Config.js"
 
 /** What the encoder needs from the layer. */
@@ -62,6 +62,128 @@ const image = (part: Part.Image): Block | undefined => {
   }
   return { type: "image", source: { type: "url", url: part.url } }
 }
+
+/** Base64 data as the UTF-8 text it holds. */
+const decodeBase64Text = (data: string): string => new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)))
+
+/**
+ * Why a document block cannot hold a file, if it cannot: its sources are base64 PDF data, plain
+ * text, and a PDF by URL.
+ * Source: https://platform.claude.com/docs/en/build-with-claude/pdf-support
+ * Source: https://platform.claude.com/docs/en/api/messages
+ */
+const fileProblem = (file: Part.File): string | undefined =>
+  file.mediaType === "application/pdf" || (file.mediaType === "text/plain" && file.data !== undefined)
+    ? undefined
+    : file.mediaType === "text/plain"
+    ? "a plain-text document goes as its text, not by URL"
+    : `document blocks take PDF and plain text, not ${file.mediaType}`
+
+const document = (file: Part.File): Block => {
+  const title = file.filename !== undefined ? { title: file.filename } : {}
+  if (file.mediaType === "text/plain") {
+    return { type: "document", source: { type: "text", media_type: "text/plain", data: decodeBase64Text(file.data ?? "") }, ...title }
+  }
+  const source = file.data !== undefined
+    ? { type: "base64", media_type: "application/pdf", data: file.data }
+    : unpackedPdf(file.url ?? "")
+  return { type: "document", source, ...title }
+}
+
+/** A PDF URL as a document source: a base64 `data:` URL unpacked (the API takes inline data only so). */
+const unpackedPdf = (url: string): Block => {
+  const data = DATA_URL.exec(url)
+  return data !== null && data[2].split(";").includes("base64")
+    ? { type: "base64", media_type: "application/pdf", data: data[3] }
+    : { type: "url", url }
+}
+
+/**
+ * What of a request the Messages API cannot take: a file other than a PDF or plain text data.
+ * Tool results take text and images as they are, and JSON as its text.
+ */
+export const unsupported = (request: LanguageModel.Request): ProviderError.Unsupported | undefined => {
+  for (let i = 0; i < request.messages.length; i++) {
+    const message = request.messages[i]
+    if (message._tag !== "User") continue
+    for (let j = 0; j < message.content.length; j++) {
+      const part = message.content[j]
+      const reason = part._tag === "File" ? fileProblem(part) : undefined
+      if (reason !== undefined) return { part: "File", at: `messages[${i}].content[${j}]`, reason }
+    }
+  }
+  return undefined
+}
+
+/**
+ * A tool result's `content`: text as it is, or text and image blocks (JSON as its text once), which
+ * `tool_result` takes; blank texts are left out as everywhere else.
+ * Source: https://platform.claude.com/docs/en/agents-and-tools/tool-use/handle-tool-calls
+ */
+const toolResultContent = (content: Message.ToolResultContent): string | Array<Block> => {
+  if (typeof content === "string") return content
+  const text = Message.toolResultText(content)
+  if (text !== undefined) return text
+  const blocks: Array<Block> = []
+  for (const part of content) {
+    if (part._tag === "Image") {
+      const block = image(part)
+      if (block !== undefined) blocks.push(block)
+    } else {
+      const text = part._tag === "Text" ? part.text : Message.jsonText(part.value)
+      if (sendable(text)) blocks.push({ type: "text", text })
+    }
+  }
+  return blocks
+}
+
+/** Keywords structured outputs do not support, left out of the schema as Anthropic's SDKs do. */
+const UNSUPPORTED_KEYWORDS = new Set([
+  "$schema",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "multipleOf",
+  "minLength",
+  "maxLength",
+  "maxItems",
+  "minProperties",
+  "maxProperties"
+])
+
+/**
+ * A JSON Schema as structured outputs take it: numeric, length and count limits removed (the
+ * decoding Schema still checks them), `minItems` only as 0 or 1.
+ * Source: https://platform.claude.com/docs/en/build-with-claude/structured-outputs
+ */
+export const outputSchema = (schema: unknown): unknown => {
+  if (Array.isArray(schema)) return schema.map(outputSchema)
+  if (typeof schema !== "object" || schema === null) return schema
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(schema)) {
+    if (UNSUPPORTED_KEYWORDS.has(key)) continue
+    if (key === "minItems" && typeof value === "number" && value > 1) continue
+    out[key] = key === "enum" || key === "const" || key === "default" || key === "examples"
+      ? value
+      : SCHEMA_MAPS.has(key) && typeof value === "object" && value !== null && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).map(([name, child]) => [name, outputSchema(child)]))
+      : outputSchema(value)
+  }
+  return out
+}
+
+/** Keywords whose value maps names (which may be any word) to schemas. */
+const SCHEMA_MAPS = new Set(["properties", "$defs", "definitions", "patternProperties"])
+
+/**
+ * `output_config.format` for a JSON reply with a schema, the structured outputs of the API (generally
+ * available, no beta header). JSON without a schema has no mode of its own: it is asked in the system
+ * prompt instead.
+ * Source: https://platform.claude.com/docs/en/build-with-claude/structured-outputs
+ */
+export const outputFormat = (format: StructuredOutput.JsonFormat): Block | undefined =>
+  format.schema === undefined ? undefined : { type: "json_schema", schema: outputSchema(format.schema) }
 
 /**
  * A tool call's arguments as the object `tool_use.input` must be. Text that is not a JSON object (a
@@ -152,10 +274,10 @@ export const messages = (history: ReadonlyArray<Message.Message>, provider: stri
         for (const part of message.content) {
           if (part._tag === "Text") {
             if (sendable(part.text)) blocks.push({ type: "text", text: part.text })
-          } else {
+          } else if (part._tag === "Image") {
             const block = image(part)
             if (block !== undefined) blocks.push(block)
-          }
+          } else if (fileProblem(part) === undefined) blocks.push(document(part))
         }
         push("user", blocks)
         break
@@ -173,7 +295,7 @@ export const messages = (history: ReadonlyArray<Message.Message>, provider: stri
         push("user", [{
           type: "tool_result",
           tool_use_id: ids.result(message.toolCallId),
-          content: message.content,
+          content: toolResultContent(message.content),
           is_error: message.isError
         }])
     }
@@ -250,7 +372,12 @@ export const body = (request: LanguageModel.Request, options: Options): Record<s
     max_tokens: maxTokens,
     stream: true
   }
-  const systemField = system(request.system, request.messages, cache.has("system"))
+  const json = request.responseFormat?.type === "json" ? request.responseFormat : undefined
+  const format = json !== undefined ? outputFormat(json) : undefined
+  const prompt = json !== undefined && format === undefined
+    ? [request.system, StructuredOutput.instruction(json)].filter((text) => text !== undefined && sendable(text)).join("\n\n")
+    : request.system
+  const systemField = system(prompt, request.messages, cache.has("system"))
   if (systemField !== undefined) wire.system = systemField
   wire.messages = turns
   if (request.tools !== undefined && request.tools.length > 0) {
@@ -265,6 +392,6 @@ export const body = (request: LanguageModel.Request, options: Options): Record<s
   if (request.toolChoice !== undefined) wire.tool_choice = toolChoice(request.toolChoice)
   if (request.temperature !== undefined) wire.temperature = request.temperature
   if (thinking !== undefined) wire.thinking = thinking
-  if (outputConfig !== undefined) wire.output_config = outputConfig
+  if (outputConfig !== undefined || format !== undefined) wire.output_config = { ...outputConfig, ...(format !== undefined ? { format } : {}) }
   return { ...wire, ...request.providerOptions?.[options.provider] }
 }

@@ -3,6 +3,7 @@
  */
 import * as Channel from "effect/Channel"
 import * as Context from "effect/Context"
+import * as EffectChunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { Accumulator } from "./Accumulator.js"
@@ -12,6 +13,11 @@ import type * as HttpStream from "./HttpStream.js"
 import type { ProviderError } from "./ProviderError.js"
 import type * as Retry from "./Retry.js"
 import { EmptyResponse } from "./ProviderError.js"
+import type * as Schema from "effect/Schema"
+import * as Message_ from "./Message.js"
+import * as StructuredOutput from "./StructuredOutput.js"
+
+export type { ResponseFormat } from "./StructuredOutput.js"
 
 /** A tool as the model sees it: a name, what it does, and a JSON Schema for its arguments. */
 export interface ToolDefinition {
@@ -35,6 +41,8 @@ export interface Request {
   readonly maxOutputTokens?: number | undefined
   readonly temperature?: number | undefined
   readonly reasoning?: { readonly effort: ReasoningEffort } | undefined
+  /** Text (the default) or JSON, by the provider's JSON Schema or JSON mode. */
+  readonly responseFormat?: StructuredOutput.ResponseFormat | undefined
   readonly model?: string | undefined
   /** Fields merged into the provider's request body as they are, keyed by provider name. */
   readonly providerOptions?: Record<string, Record<string, unknown>> | undefined
@@ -114,3 +122,105 @@ export const collect = (
       )
     )
   })
+
+/** A request for an object: the request without its format, and the Schema that decodes the reply. */
+export type ObjectRequest<A, I, R> = Omit<Request, "responseFormat"> & {
+  readonly schema: Schema.Schema<A, I, R>
+  /** What the object is called, for the provider (`output` by default). */
+  readonly name?: string | undefined
+  /** What the object is for, for the model. */
+  readonly description?: string | undefined
+  /** OpenAI's strict mode, on where the schema allows it unless `false`. */
+  readonly strict?: boolean | undefined
+}
+
+/** What `streamObject` emits: partial values while the JSON grows, then the decoded value once. */
+export type ObjectEvent<A, I> =
+  | {
+    readonly _tag: "Partial"
+    /** The JSON read so far, in the Schema's encoded shape with fields still missing. */
+    readonly partial: StructuredOutput.DeepPartial<I>
+    /** The reply's text so far. */
+    readonly text: string
+  }
+  | { readonly _tag: "Object"; readonly value: A; readonly message: Message.Assistant }
+
+const objectRequest = <A, I, R>(options: ObjectRequest<A, I, R>): Request => {
+  const { description, name, schema, strict, ...request } = options
+  return { ...request, responseFormat: StructuredOutput.format(schema, { name, description, strict }) }
+}
+
+/**
+ * Asks the model in context for an object, in its provider's native JSON Schema mode, and decodes
+ * the reply with the Schema: the value and the assistant message, or a `MalformedOutput` carrying
+ * the text received.
+ *
+ * @example
+ * const Person = Schema.Struct({ name: Schema.String, age: Schema.Number })
+ * const { value } = yield* LanguageModel.generateObject({ schema: Person, messages: [Message.user("Who wrote the first program?")] })
+ */
+export const generateObject = <A, I, R>(
+  options: ObjectRequest<A, I, R>
+): Effect.Effect<
+  { readonly value: A; readonly message: Message.Assistant },
+  ProviderError | StructuredOutput.MalformedOutput,
+  LanguageModel | R
+> =>
+  Effect.flatMap(LanguageModel, (model) =>
+    collect(model, model.stream(objectRequest(options))).pipe(
+      Effect.flatMap((message) =>
+        Effect.map(StructuredOutput.decode(options.schema, model.provider, Message_.text(message)), (value) => ({ value, message }))
+      ),
+      Effect.withSpan("LanguageModel.generateObject", {
+        attributes: { provider: model.provider, model: options.model ?? model.model }
+      })
+    ))
+
+/**
+ * Streams an object from the model in context: a `Partial` each time the JSON read so far changes,
+ * then the `Object` the Schema decoded from the whole reply (or a `MalformedOutput`). Interrupting
+ * the consumer closes the connection, as with `stream`.
+ *
+ * @example
+ * LanguageModel.streamObject({ schema: Person, messages }).pipe(
+ *   Stream.runForEach((event) => event._tag === "Partial" ? Console.log(event.partial) : Console.log(event.value))
+ * )
+ */
+export const streamObject = <A, I, R>(
+  options: ObjectRequest<A, I, R>
+): Stream.Stream<ObjectEvent<A, I>, ProviderError | StructuredOutput.MalformedOutput, LanguageModel | R> =>
+  Stream.unwrap(Effect.map(LanguageModel, (model) => {
+    const acc = new Accumulator(model)
+    let text = ""
+    let shown: string | undefined
+    const partials = model.stream(objectRequest(options)).pipe(
+      Stream.mapChunks((chunks) => {
+        let grew = false
+        for (const chunk of chunks) {
+          acc.add(chunk)
+          if (chunk._tag === "TextDelta" && chunk.text !== "") {
+            text += chunk.text
+            grew = true
+          }
+        }
+        // Read once per batch of chunks, not per delta: reading is linear in the text so far.
+        if (!grew) return EffectChunk.empty<ObjectEvent<A, I>>()
+        const partial = StructuredOutput.partial(text)
+        const json = partial === undefined ? undefined : JSON.stringify(partial)
+        if (json === undefined || json === shown) return EffectChunk.empty<ObjectEvent<A, I>>()
+        shown = json
+        return EffectChunk.of<ObjectEvent<A, I>>({ _tag: "Partial", partial: partial as StructuredOutput.DeepPartial<I>, text })
+      })
+    )
+    const last = Effect.suspend((): Effect.Effect<ObjectEvent<A, I>, ProviderError | StructuredOutput.MalformedOutput, R> => {
+      if (!acc.hasContent && !acc.finished) {
+        return Effect.fail(new EmptyResponse({ provider: model.provider, message: "the stream ended with no content" }))
+      }
+      const message = acc.message()
+      return Effect.map(
+        StructuredOutput.decode(options.schema, model.provider, Message_.text(message)),
+        (value): ObjectEvent<A, I> => ({ _tag: "Object", value, message })
+      )
+    })
+    return Stream.concat(partials, Stream.fromEffect(last))
+  }))

@@ -11,7 +11,7 @@ import { Usage } from "./Usage.js"
 export const System = Schema.TaggedStruct("System", { content: Schema.String })
 export type System = typeof System.Type
 
-/** What the user said: text and images. */
+/** What the user said: text, images and files. */
 export const User = Schema.TaggedStruct("User", { content: Schema.Array(Part.UserPart) })
 export type User = typeof User.Type
 
@@ -28,11 +28,18 @@ export const Assistant = Schema.TaggedStruct("Assistant", {
 })
 export type Assistant = typeof Assistant.Type
 
+/**
+ * What a tool result carries: text, or parts (text, images, JSON). Stored conversations from before
+ * parts existed hold strings, which still decode.
+ */
+export const ToolResultContent = Schema.Union(Schema.String, Schema.Array(Part.ToolResultPart))
+export type ToolResultContent = typeof ToolResultContent.Type
+
 /** The outcome of one tool call, sent back to the model. */
 export const ToolResult = Schema.TaggedStruct("ToolResult", {
   toolCallId: Schema.String,
   toolName: Schema.String,
-  content: Schema.String,
+  content: ToolResultContent,
   isError: Schema.Boolean
 })
 export type ToolResult = typeof ToolResult.Type
@@ -70,9 +77,19 @@ export const user = (content: string | ReadonlyArray<Part.UserPart>): User => ({
   content: typeof content === "string" ? [Part.text(content)] : content
 })
 
-/** A tool result message. */
+/**
+ * A tool result message, its content text or parts.
+ *
+ * @example
+ * Message.toolResult({ toolCallId: call.id, toolName: call.name, content: [Part.json({ temperature: 21 })] })
+ */
 export const toolResult = (
-  options: { readonly toolCallId: string; readonly toolName: string; readonly content: string; readonly isError?: boolean }
+  options: {
+    readonly toolCallId: string
+    readonly toolName: string
+    readonly content: ToolResultContent
+    readonly isError?: boolean
+  }
 ): ToolResult => ({
   _tag: "ToolResult",
   toolCallId: options.toolCallId,
@@ -98,3 +115,21 @@ export const reasoning = (message: Assistant): string => {
 /** The tool calls of an assistant message. */
 export const toolCalls = (message: Assistant): ReadonlyArray<Part.ToolCall> =>
   message.content.filter((part): part is Part.ToolCall => part._tag === "ToolCall")
+
+/**
+ * A tool result's content as one text, for formats that take only text: parts joined by a line
+ * break, JSON as its JSON text (once, not quoted again), and `undefined` when there is an image,
+ * which text cannot hold.
+ */
+export const toolResultText = (content: ToolResultContent): string | undefined => {
+  if (typeof content === "string") return content
+  const texts: Array<string> = []
+  for (const part of content) {
+    if (part._tag === "Image") return undefined
+    texts.push(part._tag === "Text" ? part.text : jsonText(part.value))
+  }
+  return texts.join("\n")
+}
+
+/** A JSON value's text; a value JSON has no text for (`undefined`) is `null`. */
+export const jsonText = (value: unknown): string => JSON.stringify(value) ?? "null"

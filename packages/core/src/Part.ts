@@ -43,9 +43,29 @@ export const ToolCall = Schema.TaggedStruct("ToolCall", {
 })
 export type ToolCall = typeof ToolCall.Type
 
+/**
+ * A document (a PDF, a text file...) given to the model, by base64 `data` or by `url`, with its
+ * media type; `filename` is the name providers show the model (OpenAI requires one with data).
+ */
+export const File = Schema.TaggedStruct("File", {
+  mediaType: Schema.String,
+  data: Schema.optional(Schema.String),
+  url: Schema.optional(Schema.String),
+  filename: Schema.optional(Schema.String)
+})
+export type File = typeof File.Type
+
+/** A JSON value a tool returned, sent to the model as structured data where the provider takes it. */
+export const Json = Schema.TaggedStruct("Json", { value: Schema.Unknown })
+export type Json = typeof Json.Type
+
 /** What a user message can hold. */
-export const UserPart = Schema.Union(Text, Image)
+export const UserPart = Schema.Union(Text, Image, File)
 export type UserPart = typeof UserPart.Type
+
+/** What a tool result can hold besides plain text. */
+export const ToolResultPart = Schema.Union(Text, Image, Json)
+export type ToolResultPart = typeof ToolResultPart.Type
 
 /** What an assistant message can hold. */
 export const AssistantPart = Schema.Union(Text, Reasoning, ToolCall)
@@ -59,6 +79,22 @@ export const imageUrl = (url: string): Image => ({ _tag: "Image", url })
 
 /** Builds an image part from base64 data. */
 export const imageData = (data: string, mediaType: string): Image => ({ _tag: "Image", data, mediaType })
+
+/**
+ * Builds a file part from base64 data.
+ *
+ * @example
+ * Part.fileData(pdfBase64, "application/pdf", "report.pdf")
+ */
+export const fileData = (data: string, mediaType: string, filename?: string): File =>
+  filename === undefined ? { _tag: "File", mediaType, data } : { _tag: "File", mediaType, data, filename }
+
+/** Builds a file part from a URL the provider fetches. */
+export const fileUrl = (url: string, mediaType: string, filename?: string): File =>
+  filename === undefined ? { _tag: "File", mediaType, url } : { _tag: "File", mediaType, url, filename }
+
+/** Builds a JSON part. */
+export const json = (value: unknown): Json => ({ _tag: "Json", value })
 
 /** Builds a tool call part. */
 export const toolCall = (id: string, name: string, args: string): ToolCall => ({

@@ -208,6 +208,39 @@ export class EmptyResponse extends Data.TaggedError("EmptyResponse")<{
   }
 }
 
+/**
+ * What an encoder finds in a request that its provider's API cannot take: the part (`File`,
+ * `Image`...), where it is (`messages[2]`, say) and why. Plain data, so that encoders stay free of
+ * Effect; the provider layer fails the call with it as an `UnsupportedContent`.
+ */
+export interface Unsupported {
+  readonly part: string
+  readonly at: string
+  readonly reason: string
+}
+
+/**
+ * The request holds content the provider's API cannot take (a file where only images go, an image in
+ * a tool result of a format whose results are text). Raised before any request is sent; not
+ * retryable, since the same request would be rejected again.
+ */
+export class UnsupportedContent extends Data.TaggedError("UnsupportedContent")<{
+  readonly provider: string
+  /** The part's tag: `File`, `Image`... */
+  readonly part: string
+  /** Where the part is in the request, such as `messages[2]`. */
+  readonly at: string
+  readonly reason: string
+}> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message() {
+    return `${this.provider} cannot take the ${this.part} part at ${this.at}: ${this.reason}`
+  }
+  get retryable(): boolean {
+    return false
+  }
+}
+
 /** Any failure of a provider call. */
 export type ProviderError =
   | ConnectionError
@@ -223,6 +256,7 @@ export type ProviderError =
   | ProviderStreamError
   | UnexpectedBody
   | EmptyResponse
+  | UnsupportedContent
 
 /**
  * Whether a value is a provider error, of any provider and any copy of this module.

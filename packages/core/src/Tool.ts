@@ -12,7 +12,28 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { ToolDefinition } from "./LanguageModel.js"
 import * as Message from "./Message.js"
-import type * as Part from "./Part.js"
+import * as Part from "./Part.js"
+
+/** Marks the `Content` schema, so that a tool whose `success` is it returns its parts as they are. */
+const ContentId: unique symbol = Symbol.for("@reins/core/Tool/Content")
+
+/**
+ * A tool result of parts (text, images, JSON), for a tool that shows the model what it found rather
+ * than describing it: use it as the tool's `success` schema.
+ *
+ * @example
+ * const screenshot = Tool.make("screenshot", {
+ *   parameters: Schema.Struct({}),
+ *   success: Tool.Content,
+ *   handler: () => Effect.succeed([Part.text("The page:"), Part.imageData(png, "image/png")])
+ * })
+ */
+export const Content: Schema.Schema<ReadonlyArray<Part.ToolResultPart>> = Schema.Array(Part.ToolResultPart).annotations({
+  [ContentId]: true,
+  identifier: "ToolResultContent"
+})
+
+const isContent = (schema: Schema.Schema<any, any>): boolean => schema.ast.annotations[ContentId] === true
 
 /** What every tool offers, whatever its types: a name, its definition, and a way to run a call. */
 export interface Any {
@@ -126,10 +147,27 @@ const parametersSchema = (schema: Schema.Schema<any, any>): Record<string, unkno
   return rest
 }
 
+const encoded = (schema: Schema.Schema<any, any>, value: unknown): unknown => {
+  const result = Schema.encodeUnknownEither(schema)(value)
+  return result._tag === "Right" ? result.right : value
+}
+
+/** A failure as the text the model reads. */
 const encodeJson = (schema: Schema.Schema<any, any>, value: unknown): string => {
-  const encoded = Schema.encodeUnknownEither(schema)(value)
-  const plain = encoded._tag === "Right" ? encoded.right : value
-  return typeof plain === "string" ? plain : JSON.stringify(plain) ?? "null"
+  const plain = encoded(schema, value)
+  return typeof plain === "string" ? plain : Message.jsonText(plain)
+}
+
+/**
+ * A success as the model gets it: text as it is, the parts of a `Content` tool as they are, an
+ * object or array as one JSON part (each encoder sends it as structured data, or as its JSON text
+ * once), and a number, boolean or nothing as its JSON text.
+ */
+const successContent = (schema: Schema.Schema<any, any>, value: unknown): Message.ToolResultContent => {
+  const plain = encoded(schema, value)
+  if (typeof plain === "string") return plain
+  if (isContent(schema)) return plain as ReadonlyArray<Part.ToolResultPart>
+  return typeof plain === "object" && plain !== null ? [Part.json(plain)] : Message.jsonText(plain)
 }
 
 const errorResult = (call: Part.ToolCall, content: string) =>
@@ -156,7 +194,9 @@ const runCall = <P, A, E, R>(tool: Omit<Tool<P, A, E, R>, "run">, call: Part.Too
         onTimeout: () => new TimedOut()
       })
     return handled.pipe(
-      Effect.map((value) => Message.toolResult({ toolCallId: call.id, toolName: call.name, content: encodeJson(tool.success, value) })),
+      Effect.map((value) =>
+        Message.toolResult({ toolCallId: call.id, toolName: call.name, content: successContent(tool.success, value) })
+      ),
       Effect.catchAllCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
         const failure = Cause.failureOption(cause)

@@ -18,10 +18,11 @@
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Provider, ProviderConfig } from "@reins/core"
+import { Provider, ProviderConfig, ProviderError } from "@reins/core"
 import * as HttpStream from "./GoogleHttp.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as GoogleConfig from "./Config.js"
 import { GoogleEventDecoder } from "./Events.js"
 import * as GoogleRequest from "./Request.js"
@@ -43,6 +44,8 @@ const google = Provider.define<GoogleConfig.Options>(GoogleConfig.endpoint, (opt
     provider,
     model: options.model,
     stream: (request) => {
+      const refused = GoogleRequest.unsupported(request, { model: options.model, provider })
+      if (refused !== undefined) return Stream.fail(new ProviderError.UnsupportedContent({ provider, ...refused }))
       const model = request.model ?? options.model
       const http = HttpClientRequest.post(GoogleRequest.url(baseUrl, model)).pipe(
         HttpClientRequest.setHeaders(headers),

@@ -3,7 +3,8 @@
  * `systemInstruction`, `user` and `model` contents of parts, tool results as `functionResponse`
  * parts of a user content, tools as function declarations, and the generation options.
  */
-import type { LanguageModel, Message, Part } from "@reins/core"
+import type { LanguageModel, Part, ProviderError } from "@reins/core"
+import { Message } from "@reins/core"
 
 /** What the encoder needs from the layer. */
 export interface Options {
@@ -63,6 +64,18 @@ const image = (part: Part.Image): WirePart | undefined => {
   return { fileData: { ...(part.mediaType !== undefined ? { mimeType: part.mediaType } : {}), fileUri: part.url } }
 }
 
+/**
+ * A file as a part: base64 data as `inlineData`, a URL as `fileData` with its media type, as Gemini
+ * reads PDFs and other documents either way.
+ * Source: https://ai.google.dev/gemini-api/docs/document-processing
+ */
+const file = (part: Part.File): WirePart | undefined =>
+  part.data !== undefined
+    ? { inlineData: { mimeType: part.mediaType, data: part.data } }
+    : part.url !== undefined
+    ? image({ _tag: "Image", url: part.url, mediaType: part.mediaType })
+    : undefined
+
 const userParts = (parts: ReadonlyArray<Part.UserPart>): Array<WirePart> => {
   const out: Array<WirePart> = []
   for (const part of parts) {
@@ -70,11 +83,43 @@ const userParts = (parts: ReadonlyArray<Part.UserPart>): Array<WirePart> => {
       // Gemini rejects empty text parts.
       if (part.text !== "") out.push({ text: part.text })
     } else {
-      const wire = image(part)
+      const wire = part._tag === "Image" ? image(part) : file(part)
       if (wire !== undefined) out.push(wire)
     }
   }
   return out
+}
+
+/**
+ * An image of a tool result as a `functionResponse` part: inline bytes only, as function responses
+ * take no `fileData` in the Gemini API.
+ * Source: https://ai.google.dev/gemini-api/docs/function-calling#multimodal
+ */
+const responseImage = (part: Part.Image): WirePart | undefined => {
+  const wire = image(part)
+  return wire !== undefined && "inlineData" in wire ? wire : undefined
+}
+
+/**
+ * What of a request Gemini cannot take: an image in a tool result for a model before Gemini 3
+ * (multimodal function responses came with it), or one by URL (function responses take inline data
+ * only).
+ * Source: https://ai.google.dev/gemini-api/docs/function-calling#multimodal
+ */
+export const unsupported = (request: LanguageModel.Request, options: Options): ProviderError.Unsupported | undefined => {
+  const model = request.model ?? options.model
+  for (let i = 0; i < request.messages.length; i++) {
+    const message = request.messages[i]
+    if (message._tag !== "ToolResult" || typeof message.content === "string") continue
+    for (let j = 0; j < message.content.length; j++) {
+      const part = message.content[j]
+      if (part._tag !== "Image") continue
+      const at = `messages[${i}].content[${j}]`
+      if (!takesThinkingLevel(model)) return { part: "Image", at, reason: `function responses take images from Gemini 3 on, not on ${model}` }
+      if (responseImage(part) === undefined) return { part: "Image", at, reason: "function responses take images as inline data, not by URL" }
+    }
+  }
+  return undefined
 }
 
 const stringField = (metadata: Record<string, unknown> | undefined, key: string): string | undefined => {
@@ -164,13 +209,35 @@ const modelContent = (message: Message.Assistant, provider: string, ids: Functio
   return { role: "model", parts }
 }
 
-const functionResponse = (result: Message.ToolResult, id: string | undefined): WirePart => ({
-  functionResponse: {
-    name: result.toolName,
-    ...(id !== undefined ? { id } : {}),
-    response: result.isError ? { error: result.content } : { result: result.content }
+/**
+ * A tool result's value in `response`: JSON as the value it is (a lone JSON part), else its text.
+ * Source: https://ai.google.dev/api/caching#FunctionResponse
+ */
+const responseValue = (content: Message.ToolResultContent): unknown => {
+  if (typeof content === "string") return content
+  const values = content.filter((part) => part._tag !== "Image")
+  if (values.length === 1 && values[0]._tag === "Json") return values[0].value
+  return Message.toolResultText(values) ?? ""
+}
+
+const functionResponse = (result: Message.ToolResult, id: string | undefined): WirePart => {
+  const value = responseValue(result.content)
+  const images: Array<WirePart> = []
+  if (typeof result.content !== "string") {
+    for (const part of result.content) {
+      const wire = part._tag === "Image" ? responseImage(part) : undefined
+      if (wire !== undefined) images.push(wire)
+    }
   }
-})
+  return {
+    functionResponse: {
+      name: result.toolName,
+      ...(id !== undefined ? { id } : {}),
+      response: result.isError ? { error: value } : { result: value },
+      ...(images.length > 0 ? { parts: images } : {})
+    }
+  }
+}
 
 /**
  * The `contents` array for a conversation. System messages are left out (they go to
@@ -350,6 +417,13 @@ export const body = (request: LanguageModel.Request, options: Options): Record<s
   if (request.maxOutputTokens !== undefined) generation.maxOutputTokens = request.maxOutputTokens
   if (request.temperature !== undefined) generation.temperature = request.temperature
   if (request.reasoning !== undefined) generation.thinkingConfig = thinkingConfig(model, request.reasoning.effort)
+  if (request.responseFormat?.type === "json") {
+    // JSON mode, constrained by the JSON Schema when there is one (`responseJsonSchema` takes JSON
+    // Schema itself, unlike `responseSchema`'s OpenAPI subset).
+    // Source: https://ai.google.dev/gemini-api/docs/structured-output
+    generation.responseMimeType = "application/json"
+    if (request.responseFormat.schema !== undefined) generation.responseJsonSchema = request.responseFormat.schema
+  }
   if (Object.keys(generation).length > 0) wire.generationConfig = generation
   return { ...wire, ...request.providerOptions?.[options.provider] }
 }

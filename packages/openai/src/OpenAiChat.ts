@@ -31,7 +31,8 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { HttpStream, type LanguageModel, Provider, ProviderConfig } from "@reins/core"
+import { HttpStream, type LanguageModel, Provider, ProviderConfig, ProviderError } from "@reins/core"
+import * as Stream from "effect/Stream"
 import * as ChatConfig from "./chat/Config.js"
 import { ChatEventDecoder } from "./chat/Events.js"
 import * as ChatRequest from "./chat/Request.js"
@@ -57,13 +58,16 @@ export const service = (options: ChatConfig.Options, client: HttpClient.HttpClie
   return {
     provider,
     model: options.model,
-    stream: (request) =>
-      HttpStream.chunks(
+    stream: (request) => {
+      const refused = ChatRequest.unsupported(request, dialect)
+      if (refused !== undefined) return Stream.fail(new ProviderError.UnsupportedContent({ provider, ...refused }))
+      return HttpStream.chunks(
         client,
         HttpClientRequest.bodyUnsafeJson(base, ChatRequest.body(request, { model: options.model, provider, dialect })),
         HttpStream.callOptions(provider, options, request),
         (info) => new ChatEventDecoder(provider, info)
       )
+    }
   }
 }
 

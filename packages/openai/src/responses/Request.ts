@@ -8,8 +8,8 @@
  * stopped or edited conversation easily produces; the encrypted content is self-contained, so the
  * ids add nothing. OpenAI's own stateless client (Codex) sends them the same way.
  */
-import type { LanguageModel, Message, Part } from "@reins/core"
-import { RequestIds } from "@reins/core"
+import type { LanguageModel, Part } from "@reins/core"
+import { Message, RequestIds, StructuredOutput } from "@reins/core"
 import type { ReasoningSummary } from "./Config.js"
 
 /** The metadata key that marks a tool call as a Responses custom (free-form) tool call. */
@@ -27,14 +27,43 @@ type Item = Record<string, unknown>
 const imageUrl = (image: Part.Image): string =>
   image.url ?? `data:${image.mediaType ?? "image/png"};base64,${image.data ?? ""}`
 
+const fileItem = (file: Part.File): Item => {
+  if (file.data !== undefined) {
+    return { type: "input_file", filename: file.filename ?? "file", file_data: `data:${file.mediaType};base64,${file.data}` }
+  }
+  return { type: "input_file", file_url: file.url ?? "", ...(file.filename !== undefined ? { filename: file.filename } : {}) }
+}
+
+/**
+ * A user message's parts as input content: text, images, and files by base64 data (a `data:` URL in
+ * `file_data`, with a filename) or by `file_url`, of any type the API reads.
+ * Source: https://platform.openai.com/docs/guides/pdf-files?api-mode=responses
+ */
 const userItem = (parts: ReadonlyArray<Part.UserPart>): Item => ({
   role: "user",
   content: parts.map((part) =>
     part._tag === "Text"
       ? { type: "input_text", text: part.text }
-      : { type: "input_image", image_url: imageUrl(part), detail: "auto" }
+      : part._tag === "Image"
+      ? { type: "input_image", image_url: imageUrl(part), detail: "auto" }
+      : fileItem(part)
   )
 })
+
+/**
+ * A tool result as a call output: its text (JSON as its text once), or, when it holds an image, a
+ * list of `input_text` and `input_image` items, which outputs may be.
+ * Source: https://platform.openai.com/docs/api-reference/responses/create
+ */
+const output = (content: Message.ToolResultContent): string | Array<Item> => {
+  const text = Message.toolResultText(content)
+  if (text !== undefined || typeof content === "string") return text ?? ""
+  return content.map((part) =>
+    part._tag === "Image"
+      ? { type: "input_image", image_url: imageUrl(part), detail: "auto" }
+      : { type: "input_text", text: part._tag === "Text" ? part.text : Message.jsonText(part.value) }
+  )
+}
 
 const isCustom = (call: Part.ToolCall): boolean => call.metadata?.[customToolKey] === true
 
@@ -123,7 +152,7 @@ export const input = (history: ReadonlyArray<Message.Message>, provider: string)
         out.push({
           type: customCalls.has(callId) ? "custom_tool_call_output" : "function_call_output",
           call_id: callId,
-          output: message.content
+          output: output(message.content)
         })
       }
     }
@@ -145,6 +174,20 @@ const toolChoice = (choice: LanguageModel.ToolChoice) =>
   typeof choice === "string" ? choice : { type: "function", name: choice.tool }
 
 /**
+ * `text.format` for a JSON reply: `json_schema` with the schema (strict where the schema meets strict
+ * mode's rules), or `json_object` without one.
+ * Source: https://platform.openai.com/docs/guides/structured-outputs?api-mode=responses
+ */
+export const textFormat = (format: StructuredOutput.JsonFormat): Item =>
+  format.schema === undefined ? { type: "json_object" } : {
+    type: "json_schema",
+    name: StructuredOutput.formatName(format.name),
+    ...(format.description !== undefined ? { description: format.description } : {}),
+    schema: format.schema,
+    strict: StructuredOutput.isStrict(format)
+  }
+
+/**
  * The whole streaming request body. Reasoning fields and `include: ["reasoning.encrypted_content"]`
  * are sent when the request sets `reasoning` or the layer declares `reasoningSummary`: models that do
  * not reason reject them. `providerOptions[provider]` is merged in last.
@@ -156,7 +199,12 @@ export const body = (request: LanguageModel.Request, options: EncodeOptions): Re
     stream: true,
     store: false
   }
-  if (request.system !== undefined && request.system !== "") wire.instructions = request.system
+  const format = request.responseFormat?.type === "json" ? request.responseFormat : undefined
+  // JSON mode requires the word "JSON" in the input; the instruction carries it and the shape.
+  const instructions = [request.system, format !== undefined && format.schema === undefined ? StructuredOutput.instruction(format) : undefined]
+    .filter((text): text is string => text !== undefined && text !== "")
+  if (instructions.length > 0) wire.instructions = instructions.join("\n\n")
+  if (format !== undefined) wire.text = { format: textFormat(format) }
   if (request.tools !== undefined && request.tools.length > 0) wire.tools = request.tools.map(tool)
   if (request.toolChoice !== undefined) wire.tool_choice = toolChoice(request.toolChoice)
   if (request.maxOutputTokens !== undefined) wire.max_output_tokens = request.maxOutputTokens
