@@ -105,8 +105,9 @@ const refuse = (format: Format, messages: ReadonlyArray<Message.Message>) =>
     expect(server.requests).toHaveLength(0)
     expect(error).toBeInstanceOf(ProviderError.UnsupportedContent)
     expect(ProviderError.isProviderError(error)).toBe(true)
-    expect(error.retryable).toBe(false)
-    return error as ProviderError.UnsupportedContent
+    const refused = error as ProviderError.UnsupportedContent
+    expect(refused.retryable).toBe(false)
+    return refused
   })
 
 const pdfData = Part.fileData(pdf, "application/pdf", "report.pdf")
@@ -212,6 +213,62 @@ describe("richer content", () => {
       { _tag: "ToolResult", toolCallId: "c", toolName: "clock", content: "12:00", isError: false }
     ])
     expect(Schema.decodeSync(Message.ConversationJson)(stored)).toEqual([Message.toolResult({ toolCallId: "c", toolName: "clock", content: "12:00" })])
+  })
+})
+
+describe("the request rules for richer content", () => {
+  it("find what each provider would reject", () => {
+    const chat = {
+      messages: [
+        { role: "user", content: [{ type: "file", file: { file_data: "data:text/csv;base64,YQ==" } }] },
+        { role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{}" } }] },
+        { role: "tool", tool_call_id: "c", content: [{ type: "image_url", image_url: { url: "u" } }] }
+      ],
+      response_format: { type: "json_object" }
+    }
+    expect(requestProblems["Chat Completions"](chat)).toEqual([
+      "messages[0].content[0]: a file part without base64 PDF data",
+      "messages[0].content[0]: file data without a filename",
+      "messages[2]: a tool message with content other than text",
+      "JSON mode without the word JSON in the messages"
+    ])
+    const responses = {
+      input: [
+        { role: "user", content: [{ type: "input_file", file_data: "data:application/pdf;base64,YQ==" }] },
+        { type: "function_call", call_id: "c", name: "f", arguments: "{}" },
+        { type: "function_call_output", call_id: "c", output: [{ type: "output_text", text: "x" }] }
+      ],
+      text: { format: { type: "json_schema", name: "a b", schema: { type: "object", properties: { a: {} } }, strict: true } }
+    }
+    expect(requestProblems["OpenAI Responses"](responses)).toEqual([
+      "input[0].content[0]: file_data without a filename",
+      "input[2].output[0]: an item of type output_text",
+      "text.format: the format name a b",
+      "text.format: a strict schema outside strict mode's rules: $ does not set additionalProperties to false"
+    ])
+    const anthropic = {
+      messages: [{ role: "user", content: [{ type: "document", source: { type: "base64", media_type: "text/csv", data: "YQ==" } }] }],
+      output_config: { format: { type: "json_schema", schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } } }
+    }
+    expect(requestProblems["Anthropic Messages"](anthropic)).toEqual([
+      "messages[0]: a base64 document that is not PDF data",
+      "output_config.format.schema: an object without additionalProperties: false",
+      "output_config.format.schema.n: minimum"
+    ])
+    const gemini = {
+      contents: [
+        { role: "model", parts: [{ functionCall: { name: "f", args: {} }, thoughtSignature: "skip_thought_signature_validator" }] },
+        { role: "user", parts: [{ functionResponse: { name: "f", response: "x", parts: [{ fileData: { fileUri: "u" } }] } }] }
+      ],
+      generationConfig: { responseJsonSchema: { type: "object" } }
+    }
+    expect(requestProblems.Gemini(gemini)).toEqual([
+      "contents[1]: a function response whose response is not an object",
+      "contents[1]: function response parts other than inline data",
+      "responseJsonSchema without the JSON mime type"
+    ])
+    expect(requestProblems.Kimi({ messages: [{ role: "user", content: [{ type: "file", file: {} }] }], response_format: { type: "json_schema" } }))
+      .toEqual(expect.arrayContaining(["response_format of type json_schema", "messages[0]: a file part"]))
   })
 })
 

@@ -7,7 +7,7 @@
  * share them.
  */
 import { AnthropicRequest } from "@reins/anthropic"
-import { Message } from "@reins/core"
+import { Message, StructuredOutput } from "@reins/core"
 import { GoogleRequest } from "@reins/google"
 import { KimiRequest } from "@reins/kimi"
 import { ChatRequest } from "@reins/openai"
@@ -82,6 +82,47 @@ const replayables = (history: ReadonlyArray<Message.Message>, provider: string) 
   return { reasoning, signatures, functionCallIds }
 }
 
+const chatUserParts = (parts: Array<any>, at: string): Array<string> => {
+  const problems: Array<string> = []
+  parts.forEach((part, j) => {
+    // Rule: a user message's content parts are text, image_url, input_audio or file.
+    // Source: https://platform.openai.com/docs/api-reference/chat/create
+    if (!["text", "image_url", "input_audio", "file"].includes(part?.type)) problems.push(`${at}.content[${j}]: a part of type ${part?.type}`)
+    if (part?.type !== "file") return
+    // Rule: a file part carries `file_data` (with its `filename`) or a `file_id`; the data is a PDF,
+    // the only file type Chat Completions takes, as base64 in a `data:` URL.
+    // Source: https://platform.openai.com/docs/guides/pdf-files?api-mode=chat
+    const file = part.file
+    if (typeof file?.file_id === "string") return
+    if (typeof file?.file_data !== "string" || !file.file_data.startsWith("data:application/pdf;base64,")) {
+      problems.push(`${at}.content[${j}]: a file part without base64 PDF data`)
+    }
+    if (typeof file?.filename !== "string" || file.filename === "") problems.push(`${at}.content[${j}]: file data without a filename`)
+  })
+  return problems
+}
+
+/** The OpenAI rules for a `json_schema` format: a name of the given pattern and a schema object. */
+const jsonSchemaFormatProblems = (format: any, at: string): Array<string> => {
+  const problems: Array<string> = []
+  // Rule: the format's `name` "must be a-z, A-Z, 0-9, or contain underscores and dashes, with a
+  // maximum length of 64", and `schema` is a JSON Schema object.
+  // Source: https://platform.openai.com/docs/api-reference/chat/create
+  // Source: https://platform.openai.com/docs/api-reference/responses/create
+  if (typeof format?.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(format.name)) problems.push(`${at}: the format name ${format?.name}`)
+  if (!isObject(format?.schema)) problems.push(`${at}: a json_schema format without a schema object`)
+  // Rule: in strict mode the schema's root is an object, every object sets `additionalProperties:
+  // false` and requires all its properties.
+  // Source: https://platform.openai.com/docs/guides/structured-outputs#supported-schemas
+  else if (format.strict === true && StructuredOutput.strictProblems(format.schema) !== undefined) {
+    problems.push(`${at}: a strict schema outside strict mode's rules: ${StructuredOutput.strictProblems(format.schema)}`)
+  }
+  return problems
+}
+
+/** Whether the messages or instructions say "JSON", as JSON mode requires. */
+const saysJson = (texts: Array<unknown>): boolean => texts.some((text) => typeof text === "string" && text.includes("JSON"))
+
 const chatProblems = (body: any): Array<string> => {
   const problems: Array<string> = []
   const messages: Array<any> = Array.isArray(body?.messages) ? body.messages : []
@@ -104,6 +145,9 @@ const chatProblems = (body: any): Array<string> => {
       // Rule: a tool message's `content` is required, a string or text parts.
       // Source: https://platform.openai.com/docs/api-reference/chat/create
       if (typeof message.content !== "string" && !Array.isArray(message.content)) problems.push(`${at}: a tool message without content`)
+      else if (Array.isArray(message.content) && message.content.some((part: any) => part?.type !== "text")) {
+        problems.push(`${at}: a tool message with content other than text`)
+      }
       return
     }
     // Rule: an assistant message with `tool_calls` is followed by tool messages answering each
@@ -112,6 +156,7 @@ const chatProblems = (body: any): Array<string> => {
     // Source: https://platform.openai.com/docs/guides/function-calling
     if (pending.size > 0) problems.push(`${at}: ${message.role} while calls ${pending.keys()} have no result`)
     pending = new Bag()
+    if (message.role === "user" && Array.isArray(message.content)) problems.push(...chatUserParts(message.content, at))
     if (message.role !== "assistant") return
     const calls: Array<any> = Array.isArray(message.tool_calls) ? message.tool_calls : []
     // Rule: an assistant message's `content` is "required unless `tool_calls` or `function_call`
@@ -132,6 +177,18 @@ const chatProblems = (body: any): Array<string> => {
     }
   })
   if (pending.size > 0) problems.push(`calls ${pending.keys()} have no result`)
+  const format = body?.response_format
+  if (format !== undefined) {
+    // Rule: `response_format` is `text`, `json_object` or `json_schema` with its `json_schema`.
+    // Source: https://platform.openai.com/docs/api-reference/chat/create
+    if (format.type === "json_schema") problems.push(...jsonSchemaFormatProblems(format.json_schema, "response_format.json_schema"))
+    else if (format.type === "json_object") {
+      // Rule: with JSON mode, "you must also instruct the model to produce JSON yourself via a system
+      // or user message"; the API rejects a request whose messages do not contain the word "JSON".
+      // Source: https://platform.openai.com/docs/guides/structured-outputs#json-mode
+      if (!saysJson(messages.map((message) => message.content))) problems.push("JSON mode without the word JSON in the messages")
+    } else if (format.type !== "text") problems.push(`response_format of type ${format.type}`)
+  }
   return problems
 }
 
@@ -142,12 +199,50 @@ const kimiProblems = (body: any): Array<string> => {
   // `tool_calls` carries its `reasoning_content` (the API's "thinking is enabled but
   // reasoning_content is missing in assistant tool call message").
   // Source: https://platform.moonshot.ai/docs/guide/use-kimi-k2-thinking-model
+  // Rule: Kimi's `response_format` is `text` or `json_object` (JSON mode); it has no JSON Schema
+  // mode, and file content is read through its Files API, not sent as message parts.
+  // Source: https://platform.moonshot.ai/docs/guide/use-json-mode-feature-of-kimi-api
+  // Source: https://platform.moonshot.ai/docs/api/files
+  if (body?.response_format !== undefined && !["text", "json_object"].includes(body.response_format.type)) {
+    problems.push(`response_format of type ${body.response_format.type}`)
+  }
+  ;(body?.messages ?? []).forEach((message: any, i: number) => {
+    if (Array.isArray(message.content) && message.content.some((part: any) => part?.type === "file")) problems.push(`messages[${i}]: a file part`)
+  })
   if (body?.thinking?.type === "disabled") return problems
   ;(body?.messages ?? []).forEach((message: any, i: number) => {
     if (message.role === "assistant" && message.tool_calls?.length > 0 && typeof message.reasoning_content !== "string") {
       problems.push(`messages[${i}]: an assistant tool-call message without reasoning_content`)
     }
   })
+  return problems
+}
+
+const responsesInputProblems = (part: any, at: string): Array<string> => {
+  const problems: Array<string> = []
+  switch (part?.type) {
+    case "input_text":
+      if (typeof part.text !== "string") problems.push(`${at}: input_text without text`)
+      break
+    case "input_image":
+      // Rule: an input image has an `image_url` (a URL or a base64 `data:` URL) or a `file_id`.
+      // Source: https://platform.openai.com/docs/api-reference/responses/create
+      if (typeof part.image_url !== "string" && typeof part.file_id !== "string") problems.push(`${at}: input_image without image_url or file_id`)
+      break
+    case "input_file":
+      // Rule: an input file has `file_data` (a base64 `data:` URL, with its `filename`), a
+      // `file_url` or a `file_id`.
+      // Source: https://platform.openai.com/docs/guides/pdf-files?api-mode=responses
+      if (typeof part.file_data === "string") {
+        if (!/^data:[^;,]+;base64,/.test(part.file_data)) problems.push(`${at}: file_data that is not a base64 data URL`)
+        if (typeof part.filename !== "string" || part.filename === "") problems.push(`${at}: file_data without a filename`)
+      } else if (typeof part.file_url !== "string" && typeof part.file_id !== "string") problems.push(`${at}: input_file without data, URL or id`)
+      break
+    default:
+      // Rule: input content is input_text, input_image, input_file or input_audio.
+      // Source: https://platform.openai.com/docs/api-reference/responses/create
+      if (part?.type !== "input_audio" && part?.type !== undefined) problems.push(`${at}: content of type ${part?.type}`)
+  }
   return problems
 }
 
@@ -184,6 +279,14 @@ const responsesProblems = (body: any, history?: ReadonlyArray<Message.Message>):
         // Source: https://platform.openai.com/docs/guides/function-calling
         // Source: https://platform.openai.com/docs/api-reference/responses/create
         const type = open.get(item.call_id)
+        // Rule: an output is a string, or a list of `input_text`, `input_image` and `input_file` items.
+        // Source: https://platform.openai.com/docs/api-reference/responses/create
+        if (Array.isArray(item.output)) {
+          item.output.forEach((part: any, j: number) => {
+            if (!["input_text", "input_image", "input_file"].includes(part?.type)) problems.push(`${at}.output[${j}]: an item of type ${part?.type}`)
+            else problems.push(...responsesInputProblems(part, `${at}.output[${j}]`))
+          })
+        } else if (typeof item.output !== "string") problems.push(`${at}: an output that is neither text nor a list of items`)
         if (type === undefined) problems.push(`${at}: an output for ${item.call_id}, which no earlier unanswered call has`)
         else if (type !== item.type) problems.push(`${at}: a ${item.type} for a call that takes a ${type}`)
         open.delete(item.call_id)
@@ -206,16 +309,53 @@ const responsesProblems = (body: any, history?: ReadonlyArray<Message.Message>):
         // Rule: an input message's role is user, assistant, system or developer.
         // Source: https://platform.openai.com/docs/api-reference/responses/create
         if (!["user", "assistant", "system", "developer"].includes(item.role)) problems.push(`${at}: an item of type ${item.type} and role ${item.role}`)
+        if (item.role === "user" && Array.isArray(item.content)) {
+          item.content.forEach((part: any, j: number) => problems.push(...responsesInputProblems(part, `${at}.content[${j}]`)))
+        }
     }
   })
   // Rule: every function call of the input is answered by its output (the API's "No tool output
   // found for function call").
   // Source: https://platform.openai.com/docs/guides/function-calling
   if (open.size > 0) problems.push(`calls ${[...open.keys()]} have no output`)
+  const format = body?.text?.format
+  if (format !== undefined) {
+    // Rule: `text.format` is `text`, `json_object` or `json_schema` (its name and schema inline).
+    // Source: https://platform.openai.com/docs/api-reference/responses/create
+    if (format.type === "json_schema") problems.push(...jsonSchemaFormatProblems(format, "text.format"))
+    else if (format.type === "json_object") {
+      // Rule: JSON mode needs the word "JSON" in the context.
+      // Source: https://platform.openai.com/docs/guides/structured-outputs#json-mode
+      if (!saysJson([body.instructions, ...items.flatMap((item) => (Array.isArray(item.content) ? item.content.map((c: any) => c?.text) : [item.content]))])) {
+        problems.push("JSON mode without the word JSON in the input")
+      }
+    } else if (format.type !== "text") problems.push(`text.format of type ${format.type}`)
+  }
   return problems
 }
 
 const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/
+
+const documentProblems = (block: any, at: string): Array<string> => {
+  const source = block?.source
+  // Rule: a document's source is base64 PDF data (`media_type: "application/pdf"`), plain text
+  // (`type: "text"`, `media_type: "text/plain"`), a PDF by `url`, content blocks, or a file id.
+  // Source: https://platform.claude.com/docs/en/api/messages
+  // Source: https://platform.claude.com/docs/en/build-with-claude/pdf-support
+  switch (source?.type) {
+    case "base64":
+      return source.media_type === "application/pdf" && typeof source.data === "string" && source.data !== "" ? [] : [`${at}: a base64 document that is not PDF data`]
+    case "text":
+      return source.media_type === "text/plain" && typeof source.data === "string" ? [] : [`${at}: a text document without plain text`]
+    case "url":
+      return typeof source.url === "string" ? [] : [`${at}: a URL document without a URL`]
+    case "content":
+    case "file":
+      return []
+    default:
+      return [`${at}: a document with a source of type ${source?.type}`]
+  }
+}
 
 const anthropicProblems = (body: any, history?: ReadonlyArray<Message.Message>): Array<string> => {
   const problems: Array<string> = []
@@ -287,6 +427,21 @@ const anthropicProblems = (body: any, history?: ReadonlyArray<Message.Message>):
           }
           answered.add(block.tool_use_id)
           if (others) problems.push(`${at}: a tool_result after other content`)
+          // Rule: a tool result's `content` is a string or a list of text, image, document and
+          // search result blocks.
+          // Source: https://platform.claude.com/docs/en/api/messages
+          if (Array.isArray(block.content)) {
+            for (const inner of block.content) {
+              if (!["text", "image", "document", "search_result"].includes(inner?.type)) problems.push(`${at}: a tool_result holding a ${inner?.type} block`)
+              else if (inner.type === "text" && (typeof inner.text !== "string" || inner.text.trim() === "")) problems.push(`${at}: a tool_result with an empty text block`)
+              else if (inner.type === "document") problems.push(...documentProblems(inner, at))
+            }
+          } else if (block.content !== undefined && typeof block.content !== "string") problems.push(`${at}: tool_result content that is neither text nor blocks`)
+          break
+        case "document":
+          if (turn.role !== "user") problems.push(`${at}: a document block in a ${turn.role} turn`)
+          problems.push(...documentProblems(block, at))
+          others = true
           break
         case "thinking":
           // Rule: a thinking block carries its `thinking` and its `signature`.
@@ -336,6 +491,24 @@ const anthropicProblems = (body: any, history?: ReadonlyArray<Message.Message>):
   // Rule: thinking is not compatible with forced tool use (`tool_choice` `any` or `tool`).
   // Source: https://platform.claude.com/docs/en/build-with-claude/extended-thinking
   if (thinking && (body?.tool_choice?.type === "any" || body?.tool_choice?.type === "tool")) problems.push("forced tool use with thinking enabled")
+  const format = body?.output_config?.format
+  if (format !== undefined) {
+    // Rule: structured outputs take `output_config.format` of `type: "json_schema"` with a `schema`
+    // whose objects set `additionalProperties: false`, and without numeric or length limits.
+    // Source: https://platform.claude.com/docs/en/build-with-claude/structured-outputs
+    if (format.type !== "json_schema" || !isObject(format.schema)) problems.push("output_config.format that is not a json_schema with a schema")
+    else {
+      const walk = (node: unknown, path: string): void => {
+        if (!isObject(node)) return
+        if ((node.type === "object" || isObject(node.properties)) && node.additionalProperties !== false) problems.push(`${path}: an object without additionalProperties: false`)
+        for (const key of ["minimum", "maximum", "minLength", "maxLength", "multipleOf"]) if (key in node) problems.push(`${path}: ${key}`)
+        for (const key of ["properties", "$defs", "definitions"]) if (isObject(node[key])) for (const name in node[key]) walk(node[key][name], `${path}.${name}`)
+        if (node.items !== undefined) walk(node.items, `${path}[]`)
+        if (Array.isArray(node.anyOf)) node.anyOf.forEach((variant: unknown, i: number) => walk(variant, `${path}.anyOf[${i}]`))
+      }
+      walk(format.schema, "output_config.format.schema")
+    }
+  }
   // Not a rule: the thinking of the final assistant turn "should" lead it when thinking is on, but
   // the API then disables thinking for the request rather than rejecting it.
   // Source: https://platform.claude.com/docs/en/build-with-claude/extended-thinking
@@ -399,6 +572,16 @@ const geminiProblems = (body: any, history?: ReadonlyArray<Message.Message>): Ar
       const names = new Bag()
       for (const call of asked) names.add(call.functionCall.name)
       for (const part of responses) {
+        // Rule: a function response's `response` is a JSON object; media it carries go in its
+        // `parts`, as inline data only ("fileData" in function responses is not supported in the
+        // Gemini API).
+        // Source: https://ai.google.dev/api/caching#FunctionResponse
+        // Source: https://ai.google.dev/gemini-api/docs/function-calling#multimodal
+        if (!isObject(part.functionResponse.response)) problems.push(`${at}: a function response whose response is not an object`)
+        const media = part.functionResponse.parts
+        if (media !== undefined && (!Array.isArray(media) || media.some((inner: any) => !isObject(inner?.inlineData) || typeof inner.inlineData.mimeType !== "string"))) {
+          problems.push(`${at}: function response parts other than inline data`)
+        }
         if (!names.take(part.functionResponse.name)) problems.push(`${at}: a response for ${part.functionResponse.name}, which no call of the content before names`)
         // Rule: `FunctionResponse.id` is "populated by the client to match the corresponding
         // function call id".
@@ -430,6 +613,20 @@ const geminiProblems = (body: any, history?: ReadonlyArray<Message.Message>): Ar
   // Source: https://ai.google.dev/gemini-api/docs/function-calling
   const last = contents[contents.length - 1]
   if (last !== undefined && callsOf(last).length > 0) problems.push(`${callsOf(last).length} function calls have no response`)
+  const generation = body?.generationConfig
+  // Rule: `responseJsonSchema` (and `responseSchema`) need `responseMimeType: "application/json"`;
+  // the two schema fields do not go together.
+  // Source: https://ai.google.dev/gemini-api/docs/structured-output
+  if (generation?.responseJsonSchema !== undefined && generation.responseMimeType !== "application/json") problems.push("responseJsonSchema without the JSON mime type")
+  if (generation?.responseJsonSchema !== undefined && generation.responseSchema !== undefined) problems.push("both responseJsonSchema and responseSchema")
+  for (const [i, content] of contents.entries()) {
+    for (const part of partsOf(content)) {
+      // Rule: inline data has its `mimeType` and base64 `data`; file data its `fileUri`.
+      // Source: https://ai.google.dev/api/caching#Part
+      if (part.inlineData !== undefined && (typeof part.inlineData.mimeType !== "string" || typeof part.inlineData.data !== "string")) problems.push(`contents[${i}]: inline data without mimeType or data`)
+      if (part.fileData !== undefined && typeof part.fileData.fileUri !== "string") problems.push(`contents[${i}]: file data without a fileUri`)
+    }
+  }
   return problems
 }
 
