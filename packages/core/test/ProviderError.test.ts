@@ -17,12 +17,13 @@ const every: ReadonlyArray<ProviderError.ProviderError> = [
   new ProviderError.ProtocolError({ provider: "p", message: "bad", excerpt: "" }),
   new ProviderError.ProviderStreamError({ provider: "p", message: "boom", retryable: true }),
   new ProviderError.UnexpectedBody({ provider: "p", status: 200, body: "<html>", retryable: false }),
-  new ProviderError.EmptyResponse({ provider: "p", message: "nothing" })
+  new ProviderError.EmptyResponse({ provider: "p", message: "nothing" }),
+  new ProviderError.UnsupportedContent({ provider: "p", part: "File", at: "messages[0].content[1]", reason: "no files" })
 ]
 
 describe("ProviderError", () => {
   it("isProviderError knows every error of the union, and nothing that only looks like one", () => {
-    expect(new Set(every.map((error) => error._tag)).size).toBe(13)
+    expect(new Set(every.map((error) => error._tag)).size).toBe(14)
     for (const error of every) expect(ProviderError.isProviderError(error)).toBe(true)
     const lookalike = { _tag: "StatusError", provider: "p", status: 500, retryable: true, body: "" }
     for (const other of [lookalike, new Error("x"), null, undefined, "StatusError", 500]) {
@@ -44,7 +45,8 @@ describe("ProviderError", () => {
       ["ProtocolError", false],
       ["ProviderStreamError", true],
       ["UnexpectedBody", false],
-      ["EmptyResponse", true]
+      ["EmptyResponse", true],
+      ["UnsupportedContent", false]
     ])
     expect(new ProviderError.StatusError({ ...status, status: 400 }).retryable).toBe(false)
   })
