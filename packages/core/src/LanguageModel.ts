@@ -17,7 +17,10 @@ import type * as Schema from "effect/Schema"
 import * as Message_ from "./Message.js"
 import * as StructuredOutput from "./StructuredOutput.js"
 
-export type { ResponseFormat } from "./StructuredOutput.js"
+export type {
+  /** What a reply is to be, text or JSON: `StructuredOutput.ResponseFormat`. */
+  ResponseFormat
+} from "./StructuredOutput.js"
 
 /** A tool as the model sees it: a name, what it does, and a JSON Schema for its arguments. */
 export interface ToolDefinition {
@@ -156,8 +159,21 @@ const objectRequest = <A, I, R>(options: ObjectRequest<A, I, R>): Request => {
  * the text received.
  *
  * @example
- * const Person = Schema.Struct({ name: Schema.String, age: Schema.Number })
- * const { value } = yield* LanguageModel.generateObject({ schema: Person, messages: [Message.user("Who wrote the first program?")] })
+ * ```ts
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { Console, Effect, Schema } from "effect"
+ *
+ * const Person = Schema.Struct({ name: Schema.String, born: Schema.Number })
+ *
+ * const program = Effect.gen(function*() {
+ *   const { value } = yield* LanguageModel.generateObject({
+ *     schema: Person,
+ *     name: "person",
+ *     messages: [Message.user("Who wrote the first published program?")]
+ *   })
+ *   yield* Console.log(`${value.name}, born ${value.born}`)
+ * })
+ * ```
  */
 export const generateObject = <A, I, R>(
   options: ObjectRequest<A, I, R>
@@ -182,9 +198,17 @@ export const generateObject = <A, I, R>(
  * the consumer closes the connection, as with `stream`.
  *
  * @example
- * LanguageModel.streamObject({ schema: Person, messages }).pipe(
- *   Stream.runForEach((event) => event._tag === "Partial" ? Console.log(event.partial) : Console.log(event.value))
+ * ```ts
+ * import { LanguageModel, Message } from "@reins/core"
+ * import { Console, Schema, Stream } from "effect"
+ *
+ * const Recipe = Schema.Struct({ title: Schema.String, steps: Schema.Array(Schema.String) })
+ *
+ * // The steps appear one by one as the model writes them.
+ * const program = LanguageModel.streamObject({ schema: Recipe, messages: [Message.user("A recipe for pancakes")] }).pipe(
+ *   Stream.runForEach((event) => Console.log(event._tag === "Partial" ? event.partial.steps ?? [] : event.value))
  * )
+ * ```
  */
 export const streamObject = <A, I, R>(
   options: ObjectRequest<A, I, R>

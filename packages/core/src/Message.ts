@@ -81,7 +81,12 @@ export const user = (content: string | ReadonlyArray<Part.UserPart>): User => ({
  * A tool result message, its content text or parts.
  *
  * @example
- * Message.toolResult({ toolCallId: call.id, toolName: call.name, content: [Part.json({ temperature: 21 })] })
+ * ```ts
+ * import { Message, Part } from "@reins/core"
+ *
+ * // A result as structured JSON, which each provider gets as data or as its JSON text once.
+ * const result = Message.toolResult({ toolCallId: "call_1", toolName: "weather", content: [Part.json({ celsius: 21 })] })
+ * ```
  */
 export const toolResult = (
   options: {

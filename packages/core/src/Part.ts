@@ -84,7 +84,16 @@ export const imageData = (data: string, mediaType: string): Image => ({ _tag: "I
  * Builds a file part from base64 data.
  *
  * @example
- * Part.fileData(pdfBase64, "application/pdf", "report.pdf")
+ * ```ts
+ * import { Message, Part } from "@reins/core"
+ *
+ * const pdf = "JVBERi0xLjQK" // the file's bytes, base64
+ * const question = Message.user([
+ *   Part.text("Summarise this report."),
+ *   Part.fileData(pdf, "application/pdf", "report.pdf"),
+ *   Part.fileUrl("https://example.com/appendix.pdf", "application/pdf")
+ * ])
+ * ```
  */
 export const fileData = (data: string, mediaType: string, filename?: string): File =>
   filename === undefined ? { _tag: "File", mediaType, data } : { _tag: "File", mediaType, data, filename }

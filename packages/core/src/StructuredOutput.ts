@@ -56,8 +56,18 @@ export const jsonSchema = <A, I, R>(schema: Schema.Schema<A, I, R>): Record<stri
  * The JSON response format for a Schema, its JSON Schema from `JSONSchema.make`.
  *
  * @example
- * const Person = Schema.Struct({ name: Schema.String, age: Schema.Number })
- * LanguageModel.stream({ messages, responseFormat: StructuredOutput.format(Person, { name: "person" }) })
+ * ```ts
+ * import { LanguageModel, Message, StructuredOutput } from "@reins/core"
+ * import { Schema } from "effect"
+ *
+ * const Person = Schema.Struct({ name: Schema.String, born: Schema.Number })
+ *
+ * // A request of any kind (a turn's, say) can ask for JSON itself.
+ * const chunks = LanguageModel.stream({
+ *   messages: [Message.user("Who wrote the first published program?")],
+ *   responseFormat: StructuredOutput.format(Person, { name: "person" })
+ * })
+ * ```
  */
 export const format = <A, I, R>(
   schema: Schema.Schema<A, I, R>,
@@ -168,7 +178,12 @@ export const instruction = (format: JsonFormat): string => {
  * Built on `partial-json`, which parses JSON prefixes exactly so.
  *
  * @example
- * StructuredOutput.partial('{"name": "Ad') // { name: "Ad" }
+ * ```ts
+ * import { StructuredOutput } from "@reins/core"
+ *
+ * assert.deepStrictEqual(StructuredOutput.partial("{\"name\": \"Ad"), { name: "Ad" })
+ * assert.deepStrictEqual(StructuredOutput.partial("{\"name\": \"Ada\", \"born\": 18"), { name: "Ada" })
+ * ```
  */
 export const partial = (text: string): unknown => {
   if (text.trim() === "") return undefined
@@ -205,7 +220,17 @@ export class MalformedOutput extends Data.TaggedError("MalformedOutput")<{
  * Decodes a reply's text with a Schema, as JSON; a `MalformedOutput` carrying the text otherwise.
  *
  * @example
- * StructuredOutput.decode(Person, "openai", '{"name":"Ada","age":36}') // Effect<Person, MalformedOutput>
+ * ```ts
+ * import { StructuredOutput } from "@reins/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Person = Schema.Struct({ name: Schema.String, born: Schema.Number })
+ *
+ * const ada = Effect.runSync(StructuredOutput.decode(Person, "openai", "{\"name\":\"Ada\",\"born\":1815}"))
+ * assert.deepStrictEqual(ada, { name: "Ada", born: 1815 })
+ * const error = Effect.runSync(Effect.flip(StructuredOutput.decode(Person, "openai", "Ada, 1815")))
+ * assert.strictEqual(error.text, "Ada, 1815")
+ * ```
  */
 export const decode = <A, I, R>(
   schema: Schema.Schema<A, I, R>,

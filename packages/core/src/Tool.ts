@@ -22,11 +22,17 @@ const ContentId: unique symbol = Symbol.for("@reins/core/Tool/Content")
  * than describing it: use it as the tool's `success` schema.
  *
  * @example
+ * ```ts
+ * import { Part, Tool } from "@reins/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const png = "iVBORw0KGgo=" // the image's bytes, base64
  * const screenshot = Tool.make("screenshot", {
- *   parameters: Schema.Struct({}),
+ *   parameters: Schema.Struct({ url: Schema.String }),
  *   success: Tool.Content,
- *   handler: () => Effect.succeed([Part.text("The page:"), Part.imageData(png, "image/png")])
+ *   handler: ({ url }) => Effect.succeed([Part.text(`The page at ${url}:`), Part.imageData(png, "image/png")])
  * })
+ * ```
  */
 export const Content: Schema.Schema<ReadonlyArray<Part.ToolResultPart>> = Schema.Array(Part.ToolResultPart).annotations({
   [ContentId]: true,
