@@ -2,19 +2,18 @@
  * The provider-neutral model service: a request in, a stream of stream parts out.
  */
 import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
-import * as EffectChunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Accumulator } from "./Accumulator.js"
-import type * as StreamPart from "./StreamPart.js"
-import type * as Message from "./Message.js"
 import type * as HttpStream from "./HttpStream.js"
+import * as Message from "./Message.js"
 import type { ProviderError } from "./ProviderError.js"
-import type * as Retry from "./Retry.js"
 import { EmptyResponse } from "./ProviderError.js"
-import type * as Schema from "effect/Schema"
-import * as Message_ from "./Message.js"
+import type * as Retry from "./Retry.js"
+import type * as StreamPart from "./StreamPart.js"
 import * as StructuredOutput from "./StructuredOutput.js"
 
 export type {
@@ -185,7 +184,7 @@ export const generateObject = <A, I, R>(
   Effect.flatMap(LanguageModel, (model) =>
     collect(model, model.stream(objectRequest(options))).pipe(
       Effect.flatMap((message) =>
-        Effect.map(StructuredOutput.decode(options.schema, model.provider, Message_.text(message)), (value) => ({ value, message }))
+        Effect.map(StructuredOutput.decode(options.schema, model.provider, Message.text(message)), (value) => ({ value, message }))
       ),
       Effect.withSpan("LanguageModel.generateObject", {
         attributes: { provider: model.provider, model: options.model ?? model.model }
@@ -218,22 +217,22 @@ export const streamObject = <A, I, R>(
     let text = ""
     let shown: string | undefined
     const partials = model.stream(objectRequest(options)).pipe(
-      Stream.mapChunks((chunks) => {
+      Stream.mapChunks((parts) => {
         let grew = false
-        for (const chunk of chunks) {
-          acc.add(chunk)
-          if (chunk._tag === "TextDelta" && chunk.text !== "") {
-            text += chunk.text
+        for (const part of parts) {
+          acc.add(part)
+          if (part._tag === "TextDelta" && part.text !== "") {
+            text += part.text
             grew = true
           }
         }
-        // Read once per batch of chunks, not per delta: reading is linear in the text so far.
-        if (!grew) return EffectChunk.empty<ObjectEvent<A, I>>()
+        // Read once per batch of parts, not per delta: reading is linear in the text so far.
+        if (!grew) return Chunk.empty<ObjectEvent<A, I>>()
         const partial = StructuredOutput.partial(text)
         const json = partial === undefined ? undefined : JSON.stringify(partial)
-        if (json === undefined || json === shown) return EffectChunk.empty<ObjectEvent<A, I>>()
+        if (json === undefined || json === shown) return Chunk.empty<ObjectEvent<A, I>>()
         shown = json
-        return EffectChunk.of<ObjectEvent<A, I>>({ _tag: "Partial", partial: partial as StructuredOutput.DeepPartial<I>, text })
+        return Chunk.of<ObjectEvent<A, I>>({ _tag: "Partial", partial: partial as StructuredOutput.DeepPartial<I>, text })
       })
     )
     const last = Effect.suspend((): Effect.Effect<ObjectEvent<A, I>, ProviderError | StructuredOutput.MalformedOutput, R> => {
@@ -242,7 +241,7 @@ export const streamObject = <A, I, R>(
       }
       const message = acc.message()
       return Effect.map(
-        StructuredOutput.decode(options.schema, model.provider, Message_.text(message)),
+        StructuredOutput.decode(options.schema, model.provider, Message.text(message)),
         (value): ObjectEvent<A, I> => ({ _tag: "Object", value, message })
       )
     })

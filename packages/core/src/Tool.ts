@@ -7,6 +7,7 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -129,22 +130,24 @@ const approvalOf = <P>(
 ): (call: Part.ToolCall) => boolean => {
   if (needsApproval === undefined || needsApproval === false) return () => false
   if (needsApproval === true) return () => true
-  const decode = Schema.decodeUnknownEither(parameters)
   return (call) => {
-    const input = parseArguments(call.arguments)
-    if (input === undefined) return false
-    const decoded = decode(input.value)
+    const decoded = decodeArguments(parameters, call)
     return decoded._tag === "Right" && needsApproval(decoded.right)
   }
 }
 
-/** A call's arguments as JSON, `{}` for none; `undefined` when they are not JSON. */
-const parseArguments = (text: string): { readonly value: unknown } | undefined => {
+/** A call's arguments decoded by the parameters (`{}` for none), or why they could not be. */
+const decodeArguments = <P>(parameters: Schema.Schema<P, any>, call: Part.ToolCall): Either.Either<P, string> => {
+  let input: unknown
   try {
-    return { value: text.trim() === "" ? {} : JSON.parse(text) }
-  } catch {
-    return undefined
+    input = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments)
+  } catch (error) {
+    return Either.left(`The arguments are not valid JSON: ${(error as Error).message}`)
   }
+  return Either.mapLeft(
+    Schema.decodeUnknownEither(parameters)(input),
+    (error) => `The arguments do not match the parameters: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+  )
 }
 
 /** The JSON Schema of the parameters, without the `$schema` key that some providers reject. */
@@ -181,18 +184,8 @@ const errorResult = (call: Part.ToolCall, content: string) =>
 
 const runCall = <P, A, E, R>(tool: Omit<Tool<P, A, E, R>, "run">, call: Part.ToolCall): Effect.Effect<Message.ToolResult, never, R> =>
   Effect.suspend(() => {
-    let input: unknown
-    try {
-      input = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments)
-    } catch (error) {
-      return Effect.succeed(errorResult(call, `The arguments are not valid JSON: ${(error as Error).message}`))
-    }
-    const decoded = Schema.decodeUnknownEither(tool.parameters)(input)
-    if (decoded._tag === "Left") {
-      return Effect.succeed(
-        errorResult(call, `The arguments do not match the parameters: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
-      )
-    }
+    const decoded = decodeArguments(tool.parameters, call)
+    if (decoded._tag === "Left") return Effect.succeed(errorResult(call, decoded.left))
     const handled = tool.timeout === undefined
       ? tool.handler(decoded.right)
       : Effect.timeoutFail(tool.handler(decoded.right), {

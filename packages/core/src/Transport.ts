@@ -13,7 +13,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as EffectChunk from "effect/Chunk"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -322,7 +322,7 @@ const portablePull = (
       over = true
       deferred = Option.some(onDecodeError(error))
     }
-    return out.length > 0 ? Effect.succeed(EffectChunk.unsafeFromArray(out)) : over ? next : undefined
+    return out.length > 0 ? Effect.succeed(Chunk.unsafeFromArray(out)) : over ? next : undefined
   }
   const next: Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError> = Effect.suspend(() => {
     if (deferred !== undefined) return Effect.fail(deferred)
