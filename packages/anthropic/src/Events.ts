@@ -5,8 +5,8 @@
  * may come at any point. Each block is a part; its id is the block's index (a tool call's is its
  * `tool_use` id), and `content_block_stop` ends it.
  */
-import type { HttpStream, Sse, StopReason, StreamPart, Usage } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import type { Sse, StopReason, StreamPart, Usage } from "@reins/core"
+import { Decoder, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 
 /** Maps an Anthropic `stop_reason` to the common stop reason. */
@@ -28,10 +28,6 @@ export const stopReason = (raw: string): StopReason => {
   }
 }
 
-/** An `error` event sent inside the stream, as a typed error. */
-export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
-  ProviderError.fromErrorObject(provider, error)
-
 /** What a content block is, by its wire index. */
 type Block =
   | { readonly kind: "text" | "thinking" | "redacted"; readonly id: string; ended: boolean }
@@ -48,7 +44,7 @@ type Block =
  * signed thinking into one message that the API then refuses to take back. A repeated
  * `message_start` for the same message is ignored.
  */
-export class MessagesEventDecoder implements HttpStream.EventDecoder {
+export class MessagesEventDecoder implements Decoder.EventDecoder {
   private messageId: string | undefined
   private started = false
   /** The terminal event has been decoded. */
@@ -62,16 +58,16 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
 
   constructor(
     private readonly provider: string,
-    private readonly info: HttpStream.ResponseInfo
+    private readonly info: Decoder.ResponseInfo
   ) {}
 
   readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
-    const json = Http.parseJson(this.provider, event)
-    if (json === null || typeof json !== "object") return
+    const json = Decoder.parseObject(this.provider, event)
+    if (json === undefined) return
+    const error = Decoder.errorIn(this.provider, json)
+    if (error !== undefined) throw error
     const type = typeof json.type === "string" ? json.type : event.event
-    // An OpenAI-style `{ error }` object, as gateways send on any route, is an error too.
-    if (json.error !== undefined && json.error !== null) throw streamError(this.provider, json.error)
     switch (type) {
       case "content_block_delta":
         return this.delta(json, out)
@@ -89,7 +85,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
         out.push({ _tag: "Finish", reason: this.rawStopReason === undefined ? "other" : stopReason(this.rawStopReason), raw: this.rawStopReason })
         return
       case "error":
-        throw streamError(this.provider, json.error ?? json)
+        throw Decoder.streamError(this.provider, json)
       default:
         // ping, and event types newer than this decoder
         return
@@ -105,8 +101,7 @@ export class MessagesEventDecoder implements HttpStream.EventDecoder {
       out.push({ _tag: "Finish", reason: stopReason(this.rawStopReason), raw: this.rawStopReason })
       return
     }
-    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
-    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+    throw Decoder.cutShort(this.provider, this.started)
   }
 
   private messageStart(json: any, event: Sse.SseEvent, out: Array<StreamPart.StreamPart>) {

@@ -4,25 +4,10 @@
  * the provider's terminal event. Plain TypeScript over whole reads, so that every transport path
  * (the Node fast path, a portable byte stream) shares it.
  */
-import type * as StreamPart from "./StreamPart.js"
+import type * as Decoder from "./Decoder.js"
 import * as ProviderError from "./ProviderError.js"
 import * as Sse from "./Sse.js"
-
-/**
- * Turns a provider's SSE events into chunks. One instance per response. `event` and `end` push
- * chunks onto `out`, and throw a `ProviderError` when the stream is bad or reports an error.
- */
-export interface EventDecoder {
-  readonly event: (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>) => void
-  /** Called when the body ends; throws if the stream was cut off before its terminal event. */
-  readonly end: (out: Array<StreamPart.StreamPart>) => void
-  /**
-   * True once the provider's terminal event has been decoded (`[DONE]`, `response.completed`,
-   * `message_stop`, Gemini's finishing candidate): the response is then over, whether or not the
-   * server closes the body, and nothing after it is read.
-   */
-  readonly done: boolean
-}
+import type * as StreamPart from "./StreamPart.js"
 
 /** What the body's error names, besides its provider. */
 export interface ResponseFacts {
@@ -96,7 +81,7 @@ export class EventBody {
   constructor(
     private readonly provider: string,
     private readonly facts: ResponseFacts,
-    private readonly decoder: EventDecoder,
+    private readonly decoder: Decoder.EventDecoder,
     sse?: Sse.SseOptions | undefined
   ) {
     this.sse = new Sse.SseDecoder({ provider, ...sse })

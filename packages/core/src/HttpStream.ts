@@ -14,7 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import type * as StreamPart from "./StreamPart.js"
-import type * as EventBody from "./EventBody.js"
+import type * as Decoder from "./Decoder.js"
 import type * as HttpStatus from "./HttpStatus.js"
 import * as ProviderError from "./ProviderError.js"
 import * as Pull from "./Pull.js"
@@ -41,16 +41,6 @@ export {
 
 /** How long a call may wait, at each phase. */
 export type Timeouts = Transport.Timeouts
-
-/** The parts of a successful response a decoder may need. */
-export type ResponseInfo = Transport.ResponseInfo
-
-/**
- * Turns a provider's SSE events into chunks. One instance per response. `event` and `end` push
- * chunks onto `out`, and throw a `ProviderError` when the stream is bad or reports an error; `done`
- * turns true at the provider's terminal event.
- */
-export type EventDecoder = EventBody.EventDecoder
 
 /** What a provider says about the request it streams. */
 export interface Options {
@@ -114,7 +104,7 @@ export const chunks = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
   options: Options,
-  decoder: (info: ResponseInfo) => EventDecoder
+  decoder: (info: Decoder.ResponseInfo) => Decoder.EventDecoder
 ): Stream.Stream<StreamPart.StreamPart, ProviderError.ProviderError> => {
   const secrets = Secrets.fromHeaders(request.headers)
   const open = (span: Tracer.Span, scope: Scope.Scope) => {
@@ -154,17 +144,3 @@ const scrubbed = <A>(
   secrets: ReadonlyArray<string>,
   pull: Pull.Pull<A, ProviderError.ProviderError>
 ): Pull.Pull<A, ProviderError.ProviderError> => Effect.mapError(pull, Option.map((error) => Secrets.scrubError(error, secrets)))
-
-/** Parses one event's JSON, failing with a `ProtocolError` that shows the bad text. */
-export const parseJson = (provider: string, event: Sse.SseEvent): any => {
-  try {
-    return JSON.parse(event.data)
-  } catch (cause) {
-    throw new ProviderError.ProtocolError({
-      provider,
-      message: `invalid JSON in a${event.event === "message" ? "n" : ` "${event.event}"`} event`,
-      excerpt: ProviderError.excerpt(event.data, 256),
-      cause
-    })
-  }
-}

@@ -37,11 +37,11 @@ export interface Constructors<O> {
  *
  * @example
  * import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
- * import { HttpStream, type LanguageModel, Provider, type ProviderConfig } from "@reins/core"
+ * import { type Decoder, HttpStream, type LanguageModel, Provider, type ProviderConfig } from "@reins/core"
  * import * as Stream from "effect/Stream"
  *
  * declare const codec: (request: LanguageModel.Request) => unknown
- * declare const decoder: HttpStream.EventDecoder
+ * declare const decoder: Decoder.EventDecoder
  *
  * export const { layer, layerConfig, make } = Provider.define<ProviderConfig.Common>(
  *   { apiKey: ["ACME_API_KEY"], baseUrl: "ACME_BASE_URL", defaultBaseUrl: "https://api.acme.test/v1" },

@@ -8,7 +8,6 @@
  * fibers racing the request: a call sets up no fiber of its own, which in a burst of calls is most
  * of what each one costs before its request leaves (see bench/README.md).
  */
-import type * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -23,6 +22,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import * as BodyReader from "./BodyReader.js"
+import type * as Decoder from "./Decoder.js"
 import type * as StreamPart from "./StreamPart.js"
 import * as EventBody from "./EventBody.js"
 import * as HttpStatus from "./HttpStatus.js"
@@ -48,13 +48,6 @@ export interface Timeouts {
 
 /** The defaults, generous enough for a reasoning model that thinks for minutes. */
 export const defaultTimeouts = { headers: "10 minutes", idle: "5 minutes", idleResetBy: "bytes" } as const satisfies Timeouts
-
-/** The parts of a successful response a decoder may need. */
-export interface ResponseInfo {
-  readonly status: number
-  readonly headers: Headers.Headers
-  readonly requestId: string | undefined
-}
 
 /** What one attempt needs to know of its call. */
 export interface Call {
@@ -219,7 +212,7 @@ export const attempt = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
   call: Call,
-  decoder: (info: ResponseInfo) => EventBody.EventDecoder,
+  decoder: (info: Decoder.ResponseInfo) => Decoder.EventDecoder,
   span: Tracer.Span,
   scope: Scope.Scope
 ): Effect.Effect<Pull.Pull<StreamPart.StreamPart, ProviderError.ProviderError>, ProviderError.ProviderError> =>
@@ -242,7 +235,7 @@ export const attempt = (
 const decodedBody = (
   response: HttpClientResponse.HttpClientResponse,
   call: Call,
-  decoder: (info: ResponseInfo) => EventBody.EventDecoder,
+  decoder: (info: Decoder.ResponseInfo) => Decoder.EventDecoder,
   span: Tracer.Span,
   scope: Scope.Scope,
   onRelease: () => void

@@ -1,5 +1,6 @@
 export { Accumulator } from "./Accumulator.js"
 export * as Approval from "./Approval.js"
+export * as Decoder from "./Decoder.js"
 export * as HttpStream from "./HttpStream.js"
 export * as LanguageModel from "./LanguageModel.js"
 export * as Message from "./Message.js"

@@ -14,8 +14,8 @@
  * belongs to the part it arrives on: on a part's first piece it goes on its start, on a later piece
  * (often an empty text that holds only the signature) it ends the part.
  */
-import type { HttpStream, Sse, StopReason, StreamPart } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import type { Sse, StopReason, StreamPart } from "@reins/core"
+import { Decoder, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 
 /** Maps a Gemini `finishReason` to the common stop reason (`STOP` after function calls is fixed by the decoder). */
@@ -38,10 +38,6 @@ export const stopReason = (raw: string): StopReason => {
       return "other"
   }
 }
-
-/** An `{ error: { code, message, status } }` object sent inside the stream, as a typed error. */
-export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
-  ProviderError.fromErrorObject(provider, error)
 
 /** One step of a JSON path: an object member or an array index. */
 export type PathSegment = string | number
@@ -205,7 +201,7 @@ interface OpenCall {
 }
 
 /** The decoder for one Gemini streamed response. */
-export class GoogleEventDecoder implements HttpStream.EventDecoder {
+export class GoogleEventDecoder implements Decoder.EventDecoder {
   /** The terminal event has been decoded. */
   done = false
   private started = false
@@ -220,14 +216,16 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
 
   constructor(
     private readonly provider: string,
-    private readonly info: HttpStream.ResponseInfo
+    private readonly info: Decoder.ResponseInfo
   ) {}
 
   readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
-    const json = Http.parseJson(this.provider, event)
-    if (!isObject(json)) return
-    if (json.error !== undefined) throw streamError(this.provider, json.error)
+    const json = Decoder.parseObject(this.provider, event)
+    if (json === undefined) return
+    // Gemini's own error event is an `{ error: { code, message, status } }` object.
+    const error = Decoder.errorIn(this.provider, json)
+    if (error !== undefined) throw error
     if (!this.started) {
       this.started = true
       out.push({
@@ -261,8 +259,7 @@ export class GoogleEventDecoder implements HttpStream.EventDecoder {
   readonly end = (out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
     if (this.finishReason !== undefined || this.blockReason !== undefined) return this.finish(out)
-    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
-    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+    throw Decoder.cutShort(this.provider, this.started)
   }
 
   private finish(out: Array<StreamPart.StreamPart>): void {

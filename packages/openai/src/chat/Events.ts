@@ -9,8 +9,8 @@
  * many ways; `ToolCalls` below keeps every call of each of them apart, whole and once. The README's
  * table "OpenAI-compatible dialects covered" lists the deviations and the servers that send them.
  */
-import type { HttpStream, Sse, StopReason, StreamPart } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import type { Sse, StopReason, StreamPart } from "@reins/core"
+import { Decoder, ProviderError } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 
 /** Maps a Chat Completions `finish_reason` to the common stop reason. */
@@ -30,10 +30,6 @@ export const stopReason = (raw: string): StopReason => {
       return "other"
   }
 }
-
-/** An error object sent inside the stream, as a typed error. */
-export const streamError = (provider: string, error: any): ProviderError.ProviderStreamError =>
-  ProviderError.fromErrorObject(provider, error)
 
 const usage = (wire: any): StreamPart.Usage => {
   const cached = WireValue.count(wire.prompt_tokens_details?.cached_tokens ?? wire.cached_tokens)
@@ -335,7 +331,7 @@ const route = (call: Call, id: string | undefined, name: string | undefined, arg
 }
 
 /** The decoder for one Chat Completions response. */
-export class ChatEventDecoder implements HttpStream.EventDecoder {
+export class ChatEventDecoder implements Decoder.EventDecoder {
   private started = false
   /** The terminal event has been decoded. */
   done = false
@@ -348,7 +344,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
 
   constructor(
     private readonly provider: string,
-    private readonly info: HttpStream.ResponseInfo
+    private readonly info: Decoder.ResponseInfo
   ) {}
 
   readonly event = (event: Sse.SseEvent, out: Array<StreamPart.StreamPart>): void => {
@@ -361,9 +357,11 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     }
     // Chat Completions sends unnamed events; named ones (a proxy's `ping`, say) are not parts.
     if (event.event !== "message" && event.event !== "error") return
-    const json = Http.parseJson(this.provider, event)
-    if (json === null || typeof json !== "object") return
-    if (json.error !== undefined || event.event === "error") throw streamError(this.provider, json.error ?? json)
+    const json = Decoder.parseObject(this.provider, event)
+    if (json === undefined) return
+    const error = Decoder.errorIn(this.provider, json)
+    if (error !== undefined) throw error
+    if (event.event === "error") throw Decoder.streamError(this.provider, json)
     if (!this.started) {
       this.started = true
       out.push({ _tag: "Start", responseId: WireValue.string(json.id), model: WireValue.string(json.model), requestId: this.info.requestId })
@@ -397,8 +395,7 @@ export class ChatEventDecoder implements HttpStream.EventDecoder {
     if (this.done) return
     // A server that closes cleanly after its finish reason without `[DONE]` has still said all it had.
     if (this.finishReason !== undefined) return this.finish(out)
-    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
-    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+    throw Decoder.cutShort(this.provider, this.started)
   }
 
   private delta(kind: "text" | "reasoning", text: string, out: Array<StreamPart.StreamPart>) {

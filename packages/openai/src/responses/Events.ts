@@ -8,8 +8,8 @@
  * the part's index as its id; a reasoning item's parts end together when the item is done, the
  * last one with the item's encrypted content as its signature.
  */
-import type { HttpStream, Sse, StopReason, StreamPart } from "@reins/core"
-import { HttpStream as Http, ProviderError } from "@reins/core"
+import type { Sse, StopReason, StreamPart } from "@reins/core"
+import { Decoder } from "@reins/core"
 import * as WireValue from "@reins/core/internal/WireValue"
 import { customToolKey } from "./Request.js"
 
@@ -24,13 +24,6 @@ export const incompleteReason = (raw: string | undefined): StopReason => {
       return "other"
   }
 }
-
-/**
- * An error reported inside the stream (an `error` event, or the `error` of a failed response), as a
- * typed error. The error may be nested (`{ error: { code, message } }`) or spread on the event.
- */
-export const streamError = (provider: string, error: any, raw: unknown = error): ProviderError.ProviderStreamError =>
-  ProviderError.fromErrorObject(provider, error, raw)
 
 const usage = (wire: any): StreamPart.Usage => {
   const cached = WireValue.count(wire.input_tokens_details?.cached_tokens)
@@ -132,7 +125,7 @@ const KINDS: Record<string, Item["kind"] | undefined> = {
 }
 
 /** The decoder for one Responses stream. */
-export class ResponsesEventDecoder implements HttpStream.EventDecoder {
+export class ResponsesEventDecoder implements Decoder.EventDecoder {
   private started = false
   /** The terminal event has been decoded. */
   done = false
@@ -145,7 +138,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
 
   constructor(
     private readonly provider: string,
-    private readonly info: HttpStream.ResponseInfo,
+    private readonly info: Decoder.ResponseInfo,
     private readonly options: DecoderOptions = {}
   ) {}
 
@@ -153,11 +146,11 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
     if (this.done) return
     const data = event.data
     if (data === "" || data === "[DONE]") return
-    const json = Http.parseJson(this.provider, event)
-    if (json === null || typeof json !== "object") return
+    const json = Decoder.parseObject(this.provider, event)
+    if (json === undefined) return
+    const error = Decoder.errorIn(this.provider, json)
+    if (error !== undefined) throw error
     const type: unknown = json.type ?? event.event
-    // An `{ error }` object with no type, as gateways send, is an error event too.
-    if (type === "message" && json.error != null) throw streamError(this.provider, json.error, json)
     switch (type) {
       case "response.created":
       case "response.in_progress":
@@ -225,10 +218,10 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
       case "response.failed": {
         // The API sends `error` first when it has one; this is for a failure that comes alone.
         const error = json.response?.error
-        throw streamError(this.provider, error ?? { message: "the response failed" }, json)
+        throw Decoder.streamError(this.provider, error ?? { message: "the response failed" }, json)
       }
       case "error":
-        throw streamError(this.provider, json.error ?? json, json)
+        throw Decoder.streamError(this.provider, json)
       default:
         // keep-alives, web search progress, annotations, content part boundaries and whatever is
         // added to the API later carry nothing a message holds
@@ -238,8 +231,7 @@ export class ResponsesEventDecoder implements HttpStream.EventDecoder {
 
   readonly end = (_out: Array<StreamPart.StreamPart>): void => {
     if (this.done) return
-    if (!this.started) throw new ProviderError.EmptyResponse({ provider: this.provider, message: "the stream ended before any event" })
-    throw new ProviderError.ConnectionError({ provider: this.provider, message: "the stream ended before the response finished" })
+    throw Decoder.cutShort(this.provider, this.started)
   }
 
   private key(json: any): string {
