@@ -152,8 +152,9 @@ if (selected("first-delta")) {
   print(FirstDelta.render(`Time to first delta: ms from the call to the first text delta reaching the consumer (${FIRST_DELTA.runs} runs each, interleaved)`, first))
 }
 
+let turns: Array<Outcome<AgentTurn.TurnTimes>> | undefined
 if (selected("turn")) {
-  const turns = await AgentTurn.run(server, turnClients, TURN)
+  turns = await AgentTurn.run(server, turnClients, TURN)
   json.turn = results(turns)
   print(AgentTurn.render(`An agent turn: three tool calls over two steps, then the answer; ms per turn (${TURN.runs} runs each, interleaved)`, turns))
 }
@@ -166,9 +167,10 @@ if (selected("turn-stop")) {
   json.turnStop = turnStop
   print(TurnStop.table(turnStop))
 }
+let early: Array<EarlyTools.EarlyTools> | undefined
 if (selected("earlyTools")) {
   const provider = await ProviderServer.start({ keepAliveTimeout: 60_000 })
-  const early = await EarlyTools.run(provider, ["messages", "responses", "gemini", "chat"], EARLY_TOOLS)
+  early = await EarlyTools.run(provider, ["messages", "responses", "gemini", "chat"], EARLY_TOOLS)
   await provider.close()
   json.earlyTools = early
   print(EarlyTools.render(`Early tools: a response completes a tool call, then streams 500 ms more text; ms from the call's end to the tool's start in Turn.run (${EARLY_TOOLS.runs} runs per format)`, early))
@@ -184,7 +186,9 @@ const targets = Targets.evaluate({
   startCalls: START_CALLS,
   backpressure,
   throughput: speed,
-  firstDelta: first
+  firstDelta: first,
+  turn: turns,
+  earlyTools: early
 })
 if (targets.length > 0) {
   json.targets = targets
