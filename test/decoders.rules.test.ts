@@ -11,7 +11,7 @@ import { GoogleEventDecoder } from "@reins/google/GoogleEvents"
 import { ChatEventDecoder } from "@reins/openai/ChatEvents"
 import { ResponsesEventDecoder } from "../packages/openai/src/responses/Events.js"
 
-const info: Decoder.ResponseInfo = { status: 200, headers: {} as Decoder.ResponseInfo["headers"], requestId: "req_1" }
+const info: Decoder.ResponseInfo = { status: 200, headers: {}, requestId: "req_1" }
 
 const event = (data: unknown, name = "message"): Sse.SseEvent => ({
   event: name,

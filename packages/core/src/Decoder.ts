@@ -3,7 +3,6 @@
  * error an event carries, and the one rule for a body that ends before its response does. Plain
  * TypeScript, as the decoders are, so that any runtime can drive them.
  */
-import type * as Headers from "@effect/platform/Headers"
 import * as ProviderError from "./ProviderError.js"
 import type * as Sse from "./Sse.js"
 import type * as StreamPart from "./StreamPart.js"
@@ -11,7 +10,8 @@ import type * as StreamPart from "./StreamPart.js"
 /** The parts of a successful response a decoder may need. */
 export interface ResponseInfo {
   readonly status: number
-  readonly headers: Headers.Headers
+  /** Lower-cased names, as HTTP clients give them. */
+  readonly headers: Readonly<Record<string, string>>
   readonly requestId: string | undefined
 }
 
