@@ -217,7 +217,7 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
     ): Effect.Effect<Ended, never, LanguageModel.LanguageModel | Tool.Requirements<Tools[number]>> =>
       Effect.scoped(Effect.gen(function*() {
         const turnId = randomUUID().slice(0, 8)
-        const updates = new AcpUpdates.TurnUpdates({
+        const updates = AcpUpdates.make({
           messageId: (step) => `${turnId}-${step}`,
           describeTool: options.describeTool,
           contextWindow: options.contextWindow

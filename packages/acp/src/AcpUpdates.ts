@@ -134,18 +134,7 @@ const failedWhenInterrupted: Acp.ToolCallContent = {
 
 /**
  * The updates of one prompt's turn, folded from its events in order. It remembers the calls it
- * has shown, so that a stop can close those still open (`interrupted`).
- *
- * @example
- * ```ts
- * import { AcpUpdates } from "@reins/acp"
- *
- * const updates = new AcpUpdates.TurnUpdates()
- * const shown = updates.fromEvent({ _tag: "StreamPart", step: 1, part: { _tag: "TextDelta", id: "t", text: "Hello" } })
- * assert.deepStrictEqual(shown, [
- *   { sessionUpdate: "agent_message_chunk", content: { type: "text", text: "Hello" }, messageId: "step-1" }
- * ])
- * ```
+ * has shown, so that a stop can close those still open (`interrupted`). Made with `make`.
  */
 export class TurnUpdates {
   private readonly calls = new Map<string, CallState>()
@@ -270,6 +259,22 @@ export class TurnUpdates {
     return [usageUpdate(message, size)]
   }
 }
+
+/**
+ * A fold for one prompt's turn: feed it the turn's events with `fromEvent`, send what it returns.
+ *
+ * @example
+ * ```ts
+ * import { AcpUpdates } from "@reins/acp"
+ *
+ * const updates = AcpUpdates.make()
+ * const shown = updates.fromEvent({ _tag: "StreamPart", step: 1, part: { _tag: "TextDelta", id: "t", text: "Hello" } })
+ * assert.deepStrictEqual(shown, [
+ *   { sessionUpdate: "agent_message_chunk", content: { type: "text", text: "Hello" }, messageId: "step-1" }
+ * ])
+ * ```
+ */
+export const make = (options: Options = {}): TurnUpdates => new TurnUpdates(options)
 
 /** A `usage_update` for the context a model response leaves, with Reins' counts in `_meta`. */
 export const usageUpdate = (message: Message.Assistant, contextWindow: number): Acp.SessionUpdate => ({
