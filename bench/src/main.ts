@@ -11,6 +11,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { ProviderServer } from "@reins/testing"
+import * as AcpStop from "./acpStop.js"
 import * as AgentTurn from "./agentTurn.js"
 import * as Backpressure from "./backpressure.js"
 import * as EarlyTools from "./earlyTools.js"
@@ -39,7 +40,7 @@ import * as WorkerServer from "./workerServer.js"
 process.setSourceMapsEnabled(false)
 
 const quick = process.env.BENCH_QUICK === "1"
-const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop", "earlyTools"] as const
+const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop", "earlyTools", "acpStop"] as const
 type Scenario = typeof scenarios[number]
 /** The scenarios named by `--only a,b` (or `--only=a,b`), else by `BENCH_ONLY`; all when neither is given. */
 const onlyArgument = (() => {
@@ -70,6 +71,7 @@ const FIRST_DELTA = quick ? { warmup: 10, runs: 30 } : { warmup: 30, runs: 300 }
 const TURN = quick ? { warmup: 5, runs: 20 } : { warmup: 20, runs: 200 }
 const TURN_STOP_RUNS = quick ? 50 : 200
 const EARLY_TOOLS = quick ? { warmup: 2, runs: 5 } : { warmup: 3, runs: 20 }
+const ACP_STOP = quick ? { warmup: 10, runs: 30 } : { warmup: 30, runs: 200 }
 
 // Reins on undici is the headline; node:http, the other transport, is shown on Chat Completions
 // (and on every format for throughput). No peer speaks Gemini, so it is left out where only
@@ -174,6 +176,13 @@ if (selected("earlyTools")) {
   await provider.close()
   json.earlyTools = early
   print(EarlyTools.render(`Early tools: a response completes a tool call, then streams 500 ms more text; ms from the call's end to the tool's start in Turn.run (${EARLY_TOOLS.runs} runs per format)`, early))
+}
+if (selected("acpStop")) {
+  const stalls = await WorkerServer.remote()
+  const acpStop = await AcpStop.run(stalls, Reins.runtime("chat", "undici", stalls.url), ACP_STOP)
+  await stalls.close()
+  json.acpStop = acpStop
+  print(AcpStop.render(`A stop across ACP: an agent in a child process on a silent model, server in a worker thread; ms from the stop (${ACP_STOP.runs} runs each, interleaved)`, acpStop))
 }
 await disposeAll()
 
