@@ -10,6 +10,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { AcpAgent, SessionStore } from "@reins/acp"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as os from "node:os"
@@ -36,5 +37,10 @@ export const main = (s: Settings, store: string) =>
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const store = process.env.REINS_ACP_STORE ?? path.join(os.homedir(), ".reins", "acp", "sessions")
-  NodeRuntime.runMain(main(settings(process.argv.slice(2), process.env), store))
+  // Errors are reported on stderr, by the program itself: runMain's own report would go to stdout.
+  const program = Effect.suspend(() => main(settings(process.argv.slice(2), process.env), store)).pipe(
+    Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause)),
+    AcpAgent.logToStderr
+  )
+  NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 }

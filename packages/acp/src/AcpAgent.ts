@@ -21,7 +21,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
+import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -261,7 +263,7 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
           _tag: "Failed",
           message: Exit.isFailure(exit) ? errorMessage(exit.cause) : "the turn ended without a result"
         } satisfies Ended
-      }))
+      })).pipe(Effect.withSpan("AcpAgent.prompt", { attributes: { "acp.session_id": session.id } }))
 
     const app = Acp.agent({ name: options.name ?? "reins" })
       .onRequest(Acp.methods.agent.initialize, () => ({
@@ -372,7 +374,7 @@ export const stdioStream = (): Acp.Stream =>
 
 /**
  * Serves the agent over this process's stdio, as editors run agents, until the client closes
- * stdin. Stdout carries only the protocol: Effect's log goes to stderr.
+ * stdin. Stdout carries only the protocol: Effect's log goes to stderr (see `logToStderr`).
  *
  * @example
  * ```ts
@@ -398,4 +400,20 @@ export const serveStdio = <Tools extends ReadonlyArray<Tool.Any> = []>(
     // Once the connection is over, nothing may keep the process alive waiting on stdin.
     yield* Effect.addFinalizer(() => Effect.sync(() => process.stdin.destroy()))
     yield* serve(stdioStream(), options)
-  }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))))
+  }).pipe(logToStderr)
+
+/** The log on stderr, for an agent whose stdout is the protocol. */
+const stderrLogger = Logger.prettyLogger({ stderr: true, colors: false })
+
+/**
+ * Runs `self` with Effect's console loggers (the default one, and the pretty one `runMain` puts in
+ * its place), which write to stdout, replaced by one that writes to stderr. `serveStdio` does it;
+ * wrap a whole program in it too, so that a failure to build its layers is not printed on stdout.
+ */
+export const logToStderr = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(
+    self,
+    FiberRef.currentLoggers,
+    (loggers) =>
+      loggers.pipe(HashSet.remove(Logger.defaultLogger), HashSet.remove(Logger.prettyLoggerDefault), HashSet.add(stderrLogger))
+  )

@@ -359,11 +359,30 @@ describe("AcpAgent over stdio", () => {
       expect(audio?.code).toBe(-32602)
       const method = yield* failure(() => p.agent.request("session/teleport", { sessionId }))
       expect(method?.code).toBe(-32601)
+      // Not JSON at all, and a cancel without a session id: answered or dropped by the SDK.
+      p.child.stdin!.write("this is not json\n")
+      yield* promise(() => p.agent.notify("session/cancel", { session: 42 }))
       // None of it touched the session, or the model.
       expect(server.requests).toHaveLength(0)
       server.enqueue(ChatCompletions.reply({ text: "Still here." }))
       const answer = yield* promise(() => p.agent.request(Acp.methods.agent.session.prompt, { sessionId, prompt: text("Hi") }))
       expect(answer.stopReason).toBe("end_turn")
+      expect(p.strayLines).toEqual([])
+    }), 30_000)
+
+  it.scopedLive("a store that fails: the error goes to stderr, never stdout, and the prompt still answers", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      const store = tempDir()
+      const p = yield* agentProcess(`${server.url}/v1`, store)
+      const sessionId = yield* promise(() => p.newSession())
+      // The directory becomes a file: the next save cannot write there.
+      fs.rmSync(store, { recursive: true })
+      fs.writeFileSync(store, "")
+      server.enqueue(ChatCompletions.reply({ text: "Saved or not." }))
+      const answer = yield* promise(() => p.agent.request(Acp.methods.agent.session.prompt, { sessionId, prompt: text("Hi") }))
+      expect(answer.stopReason).toBe("end_turn")
+      expect(p.stderr()).toContain("the session could not be saved")
       expect(p.strayLines).toEqual([])
     }), 30_000)
 
