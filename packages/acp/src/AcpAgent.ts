@@ -210,6 +210,20 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
         return Deferred.succeed(running.stop, undefined)
       })
 
+    /** The usage of the answer a stop cut short (estimated where the provider had not told it), once stored. */
+    const partialUsage = (session: Session) =>
+      Effect.map(SubscriptionRef.get(session.conversation), (history): ReadonlyArray<Acp.SessionUpdate> => {
+        // The last answer of this prompt: after its input, before the results of its calls.
+        for (let i = history.length - 1; i >= 0 && history[i]._tag !== "User"; i--) {
+          const message = history[i]
+          if (message._tag !== "Assistant") continue
+          return options.contextWindow !== undefined && message.stopReason === "interrupted"
+            ? [AcpUpdates.usageUpdate(message, options.contextWindow)]
+            : []
+        }
+        return []
+      })
+
     /** One prompt's turn, streamed to the client; never fails, its end says how to answer. */
     const prompt = (
       client: Acp.AgentContext,
@@ -257,7 +271,7 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
         if (Exit.isSuccess(exit) && result !== undefined && !running.cancelled) {
           return { _tag: "Answer", stopReason: AcpUpdates.stopReason(result.stopReason) } satisfies Ended
         }
-        yield* notify(client, session.id, updates.interrupted())
+        yield* notify(client, session.id, [...updates.interrupted(), ...(yield* partialUsage(session))])
         if (running.cancelled || Exit.isInterrupted(exit)) return { _tag: "Answer", stopReason: "cancelled" } satisfies Ended
         return {
           _tag: "Failed",

@@ -103,6 +103,12 @@ describe("AcpAgent over stdio", () => {
       expect(history.map((m) => m._tag)).toEqual(["User", "Assistant"])
       expect((history[1] as Message.Assistant).stopReason).toBe("interrupted")
       expect(conversationProblems(history)).toEqual([])
+      // What the stopped answer cost, estimated, is the last update before the answer.
+      expect(p.updates.get(sessionId)!.at(-1)).toMatchObject({
+        sessionUpdate: "usage_update",
+        size: 1000,
+        _meta: { reins: { usage: { estimated: true } } }
+      })
 
       server.enqueue(ChatCompletions.reply({ text: "Hello again." }))
       const next = yield* promise(() => p.agent.request(Acp.methods.agent.session.prompt, { sessionId, prompt: text("Go on.") }))
