@@ -376,6 +376,22 @@ describe("AcpAgent over stdio", () => {
       expect(p.strayLines).toEqual([])
     }), 30_000)
 
+  it.scopedLive("a client that stops reading (its end of stdout gone): the agent's writes fail, the turn stops and the process exits", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue({
+        steps: [ChatCompletions.start(), ...ChatCompletions.reasoning("Thinking out loud, ".repeat(200), { chunkSize: 8 }).flatMap((step) => [Script.delay(2), step])]
+      })
+      const p = yield* agentProcess(`${server.url}/v1`, tempDir())
+      const sessionId = yield* promise(() => p.newSession())
+      void p.agent.request(Acp.methods.agent.session.prompt, { sessionId, prompt: text("Hello") }).catch(() => undefined)
+      yield* promise(() => p.waitForUpdate(sessionId, isThought))
+      p.child.stdout!.destroy() // the next write the agent makes meets a closed pipe
+      yield* closed(server, server.requests[0].id)
+      expect(server.requests[0].finishedAt).toBeUndefined()
+      expect(yield* promise(() => p.exited)).toBe(0)
+    }), 30_000)
+
   it.scopedLive("a store that fails: the error goes to stderr, never stdout, and the prompt still answers", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
