@@ -13,7 +13,7 @@
  * prompt; sessions never touch each other; a second prompt on a busy session is refused.
  */
 import * as Acp from "@agentclientprotocol/sdk"
-import { Approval, type LanguageModel, type Message, type Tool, Toolkit, Turn } from "@reins/core"
+import { Approval, type LanguageModel, type Message, type Part, type Tool, Toolkit, Turn } from "@reins/core"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
@@ -170,7 +170,7 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
       running: Running,
       approvals: Approval.Approvals,
       updates: AcpUpdates.TurnUpdates,
-      call: { readonly id: string; readonly name: string; readonly arguments: string }
+      call: Part.ToolCall
     ) =>
       Effect.gen(function*() {
         const remembered = session.always.get(call.name)
@@ -183,7 +183,7 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
         const answer = yield* Effect.either(Effect.tryPromise((signal) =>
           client.request(Acp.methods.client.session.requestPermission, {
             sessionId: session.id,
-            toolCall: updates.permissionToolCall({ _tag: "ToolCall", ...call }),
+            toolCall: updates.permissionToolCall(call),
             options: [...permissionOptions]
           }, { cancellationSignal: signal, stopWaitingOnCancel: true })
         ))
