@@ -19,6 +19,7 @@ import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
@@ -26,7 +27,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { randomUUID } from "node:crypto"
@@ -53,6 +54,23 @@ export interface Options<Tools extends ReadonlyArray<Tool.Any>> {
   readonly describeTool?: AcpUpdates.DescribeTool | undefined
   /** The model's context window in tokens, sent in `usage_update`; without it no usage is sent. */
   readonly contextWindow?: number | undefined
+  /**
+   * Connects the MCP servers a client names in `session/new` and `session/load` and returns their
+   * tools (tools that need no services, such as `@reins/mcp`'s `McpToolkit.stdio`), offered in that
+   * session beside `toolkit`. Its scope is the session's: it closes when the agent's does. Without
+   * it the servers are not connected.
+   */
+  readonly mcpServers?:
+    | ((
+      servers: ReadonlyArray<Acp.McpServer>,
+      session: { readonly sessionId: string; readonly cwd: string }
+    ) => Effect.Effect<ReadonlyArray<ServiceFreeTool>, unknown, Scope.Scope>)
+    | undefined
+}
+
+/** A tool whose calls need no services: what a session's MCP servers give. */
+export interface ServiceFreeTool extends Tool.Any {
+  readonly run: (call: Part.ToolCall) => Effect.Effect<Message.ToolResult, never, never>
 }
 
 /** What `make` gives: the ACP app to connect, and a way to wait for the prompts still running. */
@@ -85,6 +103,8 @@ interface Session {
   running: Running | undefined
   /** Tools the user allowed (`true`) or rejected (`false`) for good in this session. */
   readonly always: Map<string, boolean>
+  /** The agent's tools and those of the session's MCP servers. */
+  readonly toolkit: Toolkit.Toolkit<ReadonlyArray<Tool.Any>>
 }
 
 /** How a prompt's turn ended, for its answer. */
@@ -141,6 +161,35 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
     >()
     const toolkit = options.toolkit ?? (Toolkit.empty as unknown as Toolkit.Toolkit<Tools>)
     const sessions = new Map<string, Session>()
+    const agentScope = yield* Effect.scope
+
+    /** The session's toolkit: the agent's, and the tools of its MCP servers, connected in a scope of the session's own. */
+    const sessionToolkit = (sessionId: string, cwd: string, servers: ReadonlyArray<Acp.McpServer>) => {
+      const connect = options.mcpServers
+      if (connect === undefined || servers.length === 0) return Effect.succeed(toolkit as unknown as Toolkit.Toolkit<ReadonlyArray<Tool.Any>>)
+      return Effect.gen(function*() {
+        const scope = yield* Scope.fork(agentScope, ExecutionStrategy.sequential)
+        return yield* connect(servers, { sessionId, cwd }).pipe(
+          // Two tools of one name (a server's and the agent's, say) cannot be told apart by the model.
+          Effect.flatMap((tools) => Effect.try(() => Toolkit.make(...toolkit.tools, ...tools))),
+          Scope.extend(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void))
+        ) as unknown as Effect.Effect<Toolkit.Toolkit<ReadonlyArray<Tool.Any>>, unknown>
+      })
+    }
+
+    /** A session's toolkit, or the error the client is told when its MCP servers could not be connected. */
+    const connectSession = async (sessionId: string, cwd: string, servers: ReadonlyArray<Acp.McpServer>) => {
+      const connected = await run(Effect.either(sessionToolkit(sessionId, cwd, servers)))
+      if (Either.isLeft(connected)) {
+        const reason = connected.left
+        throw Acp.RequestError.internalError(
+          { sessionId },
+          `the session's MCP servers could not be connected: ${reason instanceof Error ? reason.message : String(reason)}`
+        )
+      }
+      return connected.right
+    }
 
     const sessionOf = (sessionId: string): Session => {
       const session = sessions.get(sessionId)
@@ -243,7 +292,8 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
         const turn = Turn.stream({
           conversation: session.conversation,
           input,
-          toolkit,
+          // The session's tools need nothing beyond the agent's: those of its MCP servers need no services.
+          toolkit: session.toolkit as unknown as Toolkit.Toolkit<Tools>,
           maxSteps: options.maxSteps,
           concurrency: options.concurrency,
           request: options.request,
@@ -294,12 +344,14 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
         }
       }))
       .onRequest(Acp.methods.agent.session.new, async ({ params }) => {
+        const id = `sess_${randomUUID().replaceAll("-", "")}`
         const session: Session = {
-          id: `sess_${randomUUID().replaceAll("-", "")}`,
+          id,
           cwd: params.cwd,
           conversation: Effect.runSync(SubscriptionRef.make<ReadonlyArray<Message.Message>>([])),
           running: undefined,
-          always: new Map()
+          always: new Map(),
+          toolkit: await connectSession(id, params.cwd, params.mcpServers)
         }
         await run(Effect.orDie(save(session)))
         sessions.set(session.id, session)
@@ -310,13 +362,15 @@ export const make = <Tools extends ReadonlyArray<Tool.Any> = []>(
         if (session === undefined) {
           const stored = await run(Effect.orDie(store.load(params.sessionId)))
           if (Option.isNone(stored)) throw Acp.RequestError.sessionNotFound(params.sessionId)
+          const tools = await connectSession(params.sessionId, params.cwd, params.mcpServers)
           // Another load of the same id may have finished while this one read the store.
           session = sessions.get(params.sessionId) ?? {
             id: params.sessionId,
             cwd: params.cwd,
             conversation: Effect.runSync(SubscriptionRef.make(stored.value.conversation)),
             running: undefined,
-            always: new Map()
+            always: new Map(),
+            toolkit: tools
           }
           sessions.set(session.id, session)
         }

@@ -162,6 +162,9 @@ export class TurnUpdates {
       case "StepStart":
       case "TurnEnd":
         return []
+      default:
+        // Events added to the turn later show nothing until they are mapped.
+        return []
     }
   }
 

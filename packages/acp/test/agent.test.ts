@@ -341,6 +341,45 @@ describe("AcpAgent over stdio", () => {
       expect(body.messages.map((m) => m.role)).toEqual(["user", "assistant", "tool", "assistant", "user"])
     }), 30_000)
 
+  it.scopedLive("the MCP servers a session names give it tools of its own, for its life; one that fails to connect fails session/new", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      const p = yield* agentProcess(`${server.url}/v1`, tempDir())
+      yield* promise(() => p.agent.request(Acp.methods.agent.initialize, { protocolVersion: Acp.PROTOCOL_VERSION }))
+      const stdio = (name: string): Acp.McpServer => ({ name, command: "unused", args: [], env: [] })
+      const { sessionId } = yield* promise(() =>
+        p.agent.request(Acp.methods.agent.session.new, { cwd: "/work/project", mcpServers: [stdio("notes")] })
+      )
+      expect(p.stderr()).toContain("mcp connect notes in /work/project")
+      server.enqueue(
+        ChatCompletions.reply({ toolCalls: [{ id: "call_m", name: "notes_echo", arguments: { text: "hi" } }] }),
+        ChatCompletions.reply({ text: "Echoed." })
+      )
+      const answer = yield* promise(() => p.agent.request(Acp.methods.agent.session.prompt, { sessionId, prompt: text("Echo hi.") }))
+      expect(answer.stopReason).toBe("end_turn")
+      const tools = (server.requests[0].json as { tools: Array<{ function: { name: string } }> }).tools.map((t) => t.function.name)
+      expect(tools).toEqual(["wait", "delete_file", "current_time", "notes_echo"])
+      expect(p.updates.get(sessionId)!.find((u) => u.sessionUpdate === "tool_call_update" && u.status === "completed")).toMatchObject({
+        rawOutput: "notes says hi"
+      })
+      // Another session has only the agent's own tools.
+      const other = yield* promise(() => p.agent.request(Acp.methods.agent.session.new, { cwd: "/", mcpServers: [] }))
+      server.enqueue(ChatCompletions.reply({ text: "Plain." }))
+      yield* promise(() => p.agent.request(Acp.methods.agent.session.prompt, { sessionId: other.sessionId, prompt: text("Hi") }))
+      expect((server.requests[2].json as { tools: Array<unknown> }).tools).toHaveLength(3)
+
+      const broken = yield* promise(() =>
+        p.agent.request(Acp.methods.agent.session.new, { cwd: "/", mcpServers: [stdio("broken")] }).then(() => undefined, (e) => e as Acp.RequestError)
+      )
+      expect(broken?.code).toBe(-32603)
+      expect(broken?.message).toContain("broken would not start")
+      // The failed connection was closed at once; the good one lives until the agent exits.
+      expect(p.stderr().match(/mcp closed/g)).toHaveLength(1)
+      p.child.stdin!.end()
+      yield* promise(() => p.exited)
+      expect(p.stderr()).toContain(`mcp closed ${sessionId}`)
+    }), 30_000)
+
   it.scopedLive("sloppy and hostile clients: unknown sessions, malformed params, ids that name files, calls before initialize", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
