@@ -1,7 +1,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Anthropic } from "@reins/anthropic"
-import { Approval, type LanguageModel, LanguageModel as LanguageModelService, Message, type StreamPart, Tool, Toolkit, Turn } from "@reins/core"
+import { Approval, type LanguageModel, LanguageModel as LanguageModelService, Message, Part, type StreamPart, Tool, Toolkit, Turn } from "@reins/core"
 import { Kimi } from "@reins/kimi"
 import { ChatCompletions, Messages, ProviderServer, Script } from "@reins/testing"
 import * as Chunk from "effect/Chunk"
@@ -400,6 +400,80 @@ describe("Turn.stream", () => {
         const end = events.at(-1)!
         expect(end._tag === "TurnEnd" && end.result.usage.outputTokens).toBe(2)
       })))
+})
+
+describe("tool progress", () => {
+  const steps = Tool.make("steps", {
+    parameters: Schema.Struct({ n: Schema.Number }),
+    success: Schema.String,
+    handler: ({ n }) =>
+      Effect.gen(function*() {
+        for (let i = 1; i <= n; i++) yield* Tool.progress({ progress: i, total: n, message: `step ${i}` })
+        return "done"
+      })
+  })
+
+  it.scopedLive("reaches Turn.stream as ToolProgress events of the call, between its start and its result", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(
+          ChatCompletions.reply({ toolCalls: [call("p1", "steps", { n: 3 }), call("p2", "clock", { tz: "UTC" })] }),
+          ChatCompletions.reply({ text: "Done." })
+        )
+        const conversation = yield* newConversation
+        const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Turn.stream({ conversation, input: "go", toolkit: Toolkit.make(steps, clock) })))
+        const progress = events.filter((e) => e._tag === "ToolProgress")
+        expect(progress).toEqual([1, 2, 3].map((i) => ({ _tag: "ToolProgress", step: 1, callId: "p1", progress: i, total: 3, message: `step ${i}` })))
+        const started = events.findIndex((e) => e._tag === "ToolCallStarted" && e.call.id === "p1")
+        const result = events.findIndex((e) => e._tag === "ToolResult" && e.result.toolCallId === "p1")
+        expect(started).toBeGreaterThan(-1)
+        expect(events.indexOf(progress[0])).toBeGreaterThan(started)
+        expect(events.indexOf(progress[2])).toBeLessThan(result)
+      })))
+
+  it.effect("is a no-op outside a turn", () =>
+    Effect.gen(function*() {
+      const result = yield* steps.run(Part.toolCall("c", "steps", `{"n":2}`))
+      expect(result.content).toBe("done")
+    }))
+})
+
+describe("Tool.fromJsonSchema", () => {
+  const schema = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    type: "object",
+    properties: { query: { type: "string", minLength: 1 } },
+    required: ["query"],
+    additionalProperties: false
+  }
+  const search = Tool.fromJsonSchema("search", {
+    description: "Searches",
+    parameters: schema,
+    success: Schema.Unknown,
+    needsApproval: (args) => (args as { query?: string }).query === "secret",
+    handler: (args) => Effect.succeed({ got: args })
+  })
+
+  it.scopedLive("tells the model the schema as it is, less $schema, and hands the parsed arguments to the handler", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(ChatCompletions.reply({ toolCalls: [call("s1", "search", { query: "cats", extra: [1] })] }), ChatCompletions.reply({ text: "ok" }))
+        const conversation = yield* newConversation
+        const result = yield* Turn.run({ conversation, input: "find", toolkit: Toolkit.make(search) })
+        const { $schema: _, ...sent } = schema
+        expect((server.requests[0].json as any).tools[0].function.parameters).toEqual(sent)
+        const toolResult = result.messages.find((m) => m._tag === "ToolResult")!
+        expect(toolResult._tag === "ToolResult" && toolResult.content).toEqual([Part.json({ got: { query: "cats", extra: [1] } })])
+      })))
+
+  it.effect("gives arguments that are not JSON an error result, and asks approval by the parsed arguments", () =>
+    Effect.gen(function*() {
+      const bad = yield* search.run(Part.toolCall("s", "search", "{nope"))
+      expect(bad.isError).toBe(true)
+      expect(search.needsApproval(Part.toolCall("s", "search", `{"query":"secret"}`))).toBe(true)
+      expect(search.needsApproval(Part.toolCall("s", "search", `{"query":"cats"}`))).toBe(false)
+      expect((yield* search.run(Part.toolCall("s", "search", ""))).content).toEqual([Part.json({ got: {} })])
+    }))
 })
 
 describe("tool-call ids", () => {

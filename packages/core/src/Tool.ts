@@ -5,6 +5,7 @@
  * goes back to the model instead of ending the turn.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -123,6 +124,89 @@ export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
   }
   return { ...tool, run: (call) => runCall(tool, call) }
 }
+
+/**
+ * Defines a tool whose parameters are a JSON Schema given as it is (a tool of an MCP server, say,
+ * or one loaded from a file), rather than derived from a Schema. The model is told that schema
+ * (less a `$schema` key, as for `make`); the handler gets the call's arguments as parsed JSON,
+ * unchecked, since nothing here can decode them: the tool's owner validates them.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@reins/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const search = Tool.fromJsonSchema("search", {
+ *   description: "Searches the web",
+ *   parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+ *   success: Schema.String,
+ *   handler: (args) => Effect.succeed(`You searched for ${JSON.stringify(args)}`)
+ * })
+ * assert.deepStrictEqual(search.definition.parameters.required, ["query"])
+ * ```
+ */
+export const fromJsonSchema = <A, AI, E = never, EI = never, R = never>(
+  name: string,
+  options: {
+    readonly description?: string | undefined
+    /** The JSON Schema of the arguments, sent to the model as it is. */
+    readonly parameters: Readonly<Record<string, unknown>>
+    readonly success: Schema.Schema<A, AI>
+    readonly failure?: Schema.Schema<E, EI> | undefined
+    readonly timeout?: Duration.DurationInput | undefined
+    readonly needsApproval?: boolean | ((params: unknown) => boolean) | undefined
+    /** Gets the arguments as parsed JSON (`{}` for none). */
+    readonly handler: (params: unknown) => Effect.Effect<A, E, R>
+  }
+): Tool<unknown, A, E, R> => {
+  const tool = make(name, { ...options, parameters: Schema.Unknown })
+  const { $schema: _, ...parameters } = options.parameters
+  return { ...tool, definition: { ...tool.definition, parameters } }
+}
+
+/** What a tool reports while it runs. */
+export interface Progress {
+  /** How far it is, in units of its choosing; it should grow with each report. */
+  readonly progress: number
+  /** Where `progress` ends, when known. */
+  readonly total?: number | undefined
+  readonly message?: string | undefined
+}
+
+/**
+ * Where a running tool's progress goes. A turn provides one to each tool call it runs, which
+ * becomes a `ToolProgress` event; elsewhere there is none and reports go nowhere.
+ */
+export class ProgressReporter extends Context.Tag("@reins/core/Tool/ProgressReporter")<
+  ProgressReporter,
+  { readonly report: (progress: Progress) => Effect.Effect<void> }
+>() {}
+
+/**
+ * Reports how far the running tool is, from inside its handler: a `ToolProgress` event of the turn
+ * that runs it, or nothing outside a turn.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@reins/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const download = Tool.make("download", {
+ *   parameters: Schema.Struct({ files: Schema.Number }),
+ *   success: Schema.String,
+ *   handler: ({ files }) =>
+ *     Effect.gen(function*() {
+ *       for (let i = 1; i <= files; i++) yield* Tool.progress({ progress: i, total: files, message: `file ${i}` })
+ *       return "done"
+ *     })
+ * })
+ * ```
+ */
+export const progress = (progress: Progress): Effect.Effect<void> =>
+  Effect.flatMap(
+    Effect.serviceOption(ProgressReporter),
+    (reporter) => reporter._tag === "Some" ? reporter.value.report(progress) : Effect.void
+  )
 
 const approvalOf = <P>(
   parameters: Schema.Schema<P, any>,

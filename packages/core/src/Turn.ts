@@ -27,7 +27,7 @@ import type { ProviderError } from "./ProviderError.js"
 import type { StopReason } from "./StopReason.js"
 import type * as StreamPart from "./StreamPart.js"
 import * as Toolkit from "./Toolkit.js"
-import type * as Tool from "./Tool.js"
+import * as Tool from "./Tool.js"
 import * as Usage from "./Usage.js"
 
 /** The conversation a turn reads and extends; UIs can watch its `changes`. */
@@ -67,13 +67,22 @@ export interface TurnResult {
  * follows its call's `ToolCallEnd` part and may come before the step's `StepEnd`, since the tool
  * starts while the model goes on. A call of a tool that asks first is announced by
  * `ApprovalRequested` and waits for `Approvals.decide`; a denied call gets its `ToolResult` without
- * a `ToolCallStarted`.
+ * a `ToolCallStarted`. A running tool's reports (`Tool.progress`) come as `ToolProgress` events
+ * between its `ToolCallStarted` and its `ToolResult`.
  */
 export type TurnEvent =
   | { readonly _tag: "StepStart"; readonly step: number }
   | { readonly _tag: "StreamPart"; readonly step: number; readonly part: StreamPart.StreamPart }
   | { readonly _tag: "ApprovalRequested"; readonly step: number; readonly call: Part.ToolCall }
   | { readonly _tag: "ToolCallStarted"; readonly step: number; readonly call: Part.ToolCall }
+  | {
+    readonly _tag: "ToolProgress"
+    readonly step: number
+    readonly callId: string
+    readonly progress: number
+    readonly total?: number | undefined
+    readonly message?: string | undefined
+  }
   | { readonly _tag: "ToolResult"; readonly step: number; readonly result: Message.ToolResult }
   | { readonly _tag: "StepEnd"; readonly step: number; readonly message: Message.Assistant }
   | { readonly _tag: "TurnEnd"; readonly result: TurnResult }
@@ -167,12 +176,14 @@ const stopTool = <A>(fiber: Fiber.RuntimeFiber<A>): Effect.Effect<Exit.Exit<A>> 
 const runTool = <Tools extends ReadonlyArray<Tool.Any>>(
   toolkit: Toolkit.Toolkit<Tools>,
   call: Part.ToolCall,
-  record: (result: Message.ToolResult) => void
+  record: (result: Message.ToolResult) => void,
+  reporter: Tool.ProgressReporter["Type"]
 ): Effect.Effect<Message.ToolResult, never, Tool.Requirements<Tools[number]>> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
+      const running = Effect.provideService(Toolkit.run(toolkit, call), Tool.ProgressReporter, reporter)
       // Not a child of this fiber: a child would receive the stop at once, with the turn's.
-      const fiber = yield* Effect.forkDaemon(restore(Toolkit.run(toolkit, call)))
+      const fiber = yield* Effect.forkDaemon(restore(running))
       const awaited = yield* Effect.exit(restore(Fiber.join(fiber)))
       if (Exit.isSuccess(awaited)) {
         record(awaited.value)
@@ -228,7 +239,10 @@ const stepTools = <Tools extends ReadonlyArray<Tool.Any>>(
         : options.approvals.wait(call, notify({ _tag: "ApprovalRequested", step, call }))
     const start = (call: Part.ToolCall): Effect.Effect<void, never, Tool.Requirements<Tools[number]>> => {
       const execute = notify({ _tag: "ToolCallStarted", step, call }).pipe(
-        Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result)))
+        Effect.zipRight(runTool(toolkit, call, (result) => results.set(call.id, result), {
+          report: ({ message, progress, total }) =>
+            notify({ _tag: "ToolProgress", step, callId: call.id, progress, total, message })
+        }))
       )
       // A call waiting for its decision holds no permit, so that the calls behind it can run.
       const run = Effect.flatMap(decide(call), (decision) =>
