@@ -402,6 +402,32 @@ describe("Turn.stream", () => {
       })))
 })
 
+describe("a tool with a timeout", () => {
+  it.scopedLive("is stopped at once by the turn's stop, not when its timeout fires", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const started = yield* Deferred.make<void>()
+        const released = yield* Deferred.make<void>()
+        const patient = Tool.make("patient", {
+          parameters: Schema.Struct({}),
+          success: Schema.String,
+          timeout: "1 hour",
+          handler: () =>
+            Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.succeed(released, undefined)).pipe(
+              Effect.zipRight(Effect.never),
+              Effect.scoped
+            )
+        })
+        server.enqueue(ChatCompletions.reply({ toolCalls: [call("w1", "patient", {})] }))
+        const conversation = yield* newConversation
+        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "wait", toolkit: Toolkit.make(patient) }))
+        yield* Deferred.await(started)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* Deferred.isDone(released)).toBe(true)
+        expectPaired(yield* SubscriptionRef.get(conversation))
+      })))
+})
+
 describe("tool progress", () => {
   const steps = Tool.make("steps", {
     parameters: Schema.Struct({ n: Schema.Number }),

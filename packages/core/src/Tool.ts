@@ -270,12 +270,11 @@ const runCall = <P, A, E, R>(tool: Omit<Tool<P, A, E, R>, "run">, call: Part.Too
   Effect.suspend(() => {
     const decoded = decodeArguments(tool.parameters, call)
     if (decoded._tag === "Left") return Effect.succeed(errorResult(call, decoded.left))
+    // A race, not `Effect.timeoutFail`: a fiber waiting in a timeout reports interruption as
+    // disabled, and a turn's stop waits for a tool in an uninterruptible region to leave it.
     const handled = tool.timeout === undefined
       ? tool.handler(decoded.right)
-      : Effect.timeoutFail(tool.handler(decoded.right), {
-        duration: tool.timeout,
-        onTimeout: () => new TimedOut()
-      })
+      : Effect.raceFirst(tool.handler(decoded.right), Effect.zipRight(Effect.sleep(tool.timeout), Effect.fail(new TimedOut())))
     return handled.pipe(
       Effect.map((value) =>
         Message.toolResult({ toolCallId: call.id, toolName: call.name, content: successContent(tool.success, value) })
