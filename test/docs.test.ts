@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
-const packages = ["core", "openai", "anthropic", "google", "kimi", "testing", "acp"]
+const packages = ["core", "openai", "anthropic", "google", "kimi", "testing", "acp", "mcp"]
 
 interface Run {
   readonly code: number | null
