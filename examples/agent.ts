@@ -1,7 +1,8 @@
 /**
  * The example agent the command-line and web examples share: its tools, the embedded local model
  * (a ProviderServer over real HTTP, used when no API key is set), and the provider flags
- * `--provider openai|kimi|local --model NAME --base-url URL`.
+ * `--provider openai|kimi|local --model NAME --base-url URL`, and `--mcp "COMMAND ARGS"` (repeatable)
+ * for the MCP servers whose tools a front end adds.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Tool, Toolkit, type LanguageModel } from "@reins/core"
@@ -117,20 +118,22 @@ export interface Settings {
   readonly provider: "openai" | "kimi" | "local"
   readonly model: string | undefined
   readonly baseUrl: string | undefined
+  /** MCP servers to start, each a command line (`--mcp "npx -y some-server"`, repeatable). */
+  readonly mcp: ReadonlyArray<string>
 }
 
 /** Reads the flags, then the environment. */
 export const settings = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Settings => {
   const { values } = parseArgs({
     args: [...argv],
-    options: { provider: { type: "string" }, model: { type: "string" }, "base-url": { type: "string" } },
+    options: { provider: { type: "string" }, model: { type: "string" }, "base-url": { type: "string" }, mcp: { type: "string", multiple: true } },
     strict: true
   })
   const provider = values.provider ?? (env.MOONSHOT_API_KEY ? "kimi" : env.OPENAI_API_KEY ? "openai" : "local")
   if (provider !== "openai" && provider !== "kimi" && provider !== "local") {
     throw new Error(`--provider must be openai, kimi or local, not "${provider}"`)
   }
-  return { provider, model: values.model, baseUrl: values["base-url"] }
+  return { provider, model: values.model, baseUrl: values["base-url"], mcp: values.mcp ?? [] }
 }
 
 /** The model the settings name, on Node's undici HTTP client. */

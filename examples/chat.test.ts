@@ -3,7 +3,7 @@
  * ProviderServer, and the test types into it like a person: a prompt, Ctrl-C while the model
  * thinks, a second prompt that continues the conversation, Ctrl-D to leave.
  */
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -85,5 +85,23 @@ describe("chat CLI", () => {
       const uid = process.getuid?.() ?? 0
       fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${uid}`, name), { force: true })
     }
+  }, 60_000)
+
+  it("--mcp adds an MCP server's tools, and a server that cannot start is said so", async () => {
+    const run = (...args: ReadonlyArray<string>) =>
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const env = { ...process.env, OPENAI_API_KEY: "", MOONSHOT_API_KEY: "" }
+        const child = execFile(process.execPath, ["--conditions=@reins/source", "--import", "tsx", "examples/chat.ts", ...args], { cwd: root, env, timeout: 30_000 }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, output: stdout + stderr }))
+        child.stdin?.end()
+      })
+    const server = "node --import tsx packages/mcp/test/stdioServer.ts"
+    const ok = await run("--mcp", server)
+    expect(ok.output).toContain("MCP reins-test-server 1.2.3: echo, weather, picture, fail, hold, count")
+    expect(ok.code).toBe(0)
+    const failed = await run("--mcp", `node -e "console.error('no config here'); process.exit(3)"`)
+    expect(failed.output).toContain("could not connect: the process exited")
+    expect(failed.output).toContain("no config here")
+    expect(failed.code).toBe(1)
   }, 60_000)
 })

@@ -6,19 +6,25 @@
  * at the prompt, or Ctrl-D, exits.
  *
  *   npm run chat -- [--provider openai|kimi|local]
- *     [--model NAME] [--base-url URL]
+ *     [--model NAME] [--base-url URL] [--mcp "COMMAND ARGS"]...
+ *
+ * Each `--mcp` starts an MCP server (a command line that speaks MCP on stdio) and adds its tools to
+ * the chat's; Ctrl-C while one of them runs cancels the call on the server. The servers are closed
+ * when the chat exits.
  *
  * The provider is picked from the flags, else from the key present (MOONSHOT_API_KEY for Kimi,
  * OPENAI_API_KEY for OpenAI Chat Completions). With no key it runs against an embedded
  * ProviderServer over real HTTP: the first prompt makes it reason for a moment and then think in
  * silence (stop it with Ctrl-C); later prompts get a quick answer that calls a tool.
  */
-import { Message, Turn, type Usage } from "@reins/core"
+import { Message, Toolkit, Turn, type Usage } from "@reins/core"
+import { McpToolkit } from "@reins/mcp"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as readline from "node:readline/promises"
@@ -79,6 +85,8 @@ class Renderer {
         const shown = content.length > 200 ? `${content.slice(0, 200)}…` : content
         return this.line(`${event.result.isError ? "✗" : "→"} ${shown}`)
       }
+      case "ToolProgress":
+        return this.line(dim(`  … ${event.progress}${event.total === undefined ? "" : `/${event.total}`}${event.message === undefined ? "" : ` ${event.message}`}`))
       case "TurnEnd":
         return this.line(dim(usageLine(event.result.usage)))
       default:
@@ -92,6 +100,35 @@ const usageLine = (usage: Usage.Usage) =>
   + (usage.reasoningTokens > 0 ? ` (${usage.reasoningTokens} reasoning)` : "")
   + (usage.cacheReadTokens > 0 ? `, ${usage.cacheReadTokens} cached` : "")
   + (usage.estimated ? " (estimated)" : "")
+
+// ---------------------------------------------------------------------------------------------
+// MCP servers
+
+/** A command line as words: spaces separate them, single or double quotes group them. */
+export const words = (line: string): Array<string> =>
+  [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((match) => match[1] ?? match[2] ?? match[3])
+
+/**
+ * Starts the `--mcp` servers in `scope` and returns the example's tools with theirs; a tool whose
+ * name is already taken is left out, and said so.
+ */
+const withMcp = (lines: ReadonlyArray<string>, scope: Scope.Scope, say: (text: string) => void) =>
+  Effect.gen(function*() {
+    const tools: Array<(typeof toolkit.tools)[number] | McpToolkit.McpTool> = [...toolkit.tools]
+    for (const line of lines) {
+      const [command, ...args] = words(line)
+      if (command === undefined) continue
+      // The server gets the SDK's few default variables, not this process's keys: pass others in the
+      // command line (`--mcp "env TOKEN=... my-server"`).
+      const server = yield* Scope.extend(McpToolkit.stdio({ command, args }), scope)
+      const taken = new Set(tools.map((tool) => tool.name))
+      const added = server.tools.filter((tool) => !taken.has(tool.name))
+      tools.push(...added)
+      const skipped = [...server.skipped.map((s) => `${s.name} (${s.reason})`), ...server.tools.filter((tool) => taken.has(tool.name)).map((tool) => `${tool.name} (name taken)`)]
+      say(dim(`MCP ${server.server.name} ${server.server.version}: ${added.map((tool) => tool.name).join(", ") || "no tools"}${skipped.length > 0 ? `; left out: ${skipped.join(", ")}` : ""}`))
+    }
+    return Toolkit.make(...tools)
+  })
 
 // ---------------------------------------------------------------------------------------------
 // The loop
@@ -124,8 +161,16 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
   rl.on("SIGINT", onInterrupt)
   process.on("SIGINT", onInterrupt)
 
+  const servers = Effect.runSync(Scope.make())
   try {
     await runtime.runPromise(Effect.void) // build the model (and the local server) up front
+    const started = await runtime.runPromiseExit(withMcp(config.mcp, servers, (text) => render.line(text)))
+    if (Exit.isFailure(started)) {
+      render.line(`✗ ${Cause.squash(started.cause) instanceof Error ? (Cause.squash(started.cause) as Error).message : Cause.pretty(started.cause)}`)
+      process.exitCode = 1
+      return
+    }
+    const tools = started.value
     const where = config.provider === "local" ? "a local reasoning model (no API key found)" : config.provider
     out.write(`Chatting with ${where}. Ctrl-C stops an answer; Ctrl-C at the prompt or Ctrl-D exits.\n`)
     while (!closedNow) {
@@ -133,7 +178,7 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
       if (input === undefined) break
       if (input.trim() === "") continue
       const fiber = runtime.runFork(
-        Turn.stream({ conversation, input, toolkit }).pipe(Stream.runForEach((event) => Effect.sync(() => render.event(event))))
+        Turn.stream({ conversation, input, toolkit: tools }).pipe(Stream.runForEach((event) => Effect.sync(() => render.event(event))))
       )
       turn = fiber
       const exit = await runtime.runPromise(Fiber.await(fiber))
@@ -156,13 +201,14 @@ export const main = async (argv: ReadonlyArray<string> = process.argv.slice(2)):
     rl.close()
     process.removeListener("SIGINT", onInterrupt)
     out.write("\nbye\n")
+    await runtime.runPromise(Scope.close(servers, Exit.void))
     await runtime.dispose()
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main().then(
-    () => process.exit(0),
+    () => process.exit(),
     (error) => {
       console.error(error)
       process.exit(1)
