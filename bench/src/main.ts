@@ -16,6 +16,7 @@ import * as AgentTurn from "./agentTurn.js"
 import * as Backpressure from "./backpressure.js"
 import * as EarlyTools from "./earlyTools.js"
 import * as FirstDelta from "./firstDelta.js"
+import * as McpStop from "./mcpStop.js"
 import { type Outcome, results, scriptedServer } from "./harness.js"
 import * as Load from "./load.js"
 import * as AiSdk from "./peers/aiSdk.js"
@@ -40,7 +41,7 @@ import * as WorkerServer from "./workerServer.js"
 process.setSourceMapsEnabled(false)
 
 const quick = process.env.BENCH_QUICK === "1"
-const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop", "earlyTools", "acpStop"] as const
+const scenarios = ["stop", "stop-worker", "load", "start", "backpressure", "throughput", "first-delta", "turn", "turn-stop", "earlyTools", "acpStop", "mcp-stop"] as const
 type Scenario = typeof scenarios[number]
 /** The scenarios named by `--only a,b` (or `--only=a,b`), else by `BENCH_ONLY`; all when neither is given. */
 const onlyArgument = (() => {
@@ -72,6 +73,7 @@ const TURN = quick ? { warmup: 5, runs: 20 } : { warmup: 20, runs: 200 }
 const TURN_STOP_RUNS = quick ? 50 : 200
 const EARLY_TOOLS = quick ? { warmup: 2, runs: 5 } : { warmup: 3, runs: 20 }
 const ACP_STOP = quick ? { warmup: 10, runs: 30 } : { warmup: 30, runs: 200 }
+const MCP_STOP_RUNS = quick ? 30 : 200
 
 // Reins on undici is the headline; node:http, the other transport, is shown on Chat Completions
 // (and on every format for throughput). No peer speaks Gemini, so it is left out where only
@@ -183,6 +185,11 @@ if (selected("acpStop")) {
   await stalls.close()
   json.acpStop = acpStop
   print(AcpStop.render(`A stop across ACP: an agent in a child process on a silent model, server in a worker thread; ms from the stop (${ACP_STOP.runs} runs each, interleaved)`, acpStop))
+}
+if (selected("mcp-stop")) {
+  const mcpStop = await McpStop.run(MCP_STOP_RUNS)
+  json.mcpStop = mcpStop
+  print(McpStop.table(mcpStop))
 }
 await disposeAll()
 

@@ -15,12 +15,11 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { ErrorCode, McpError as SdkError, PaginatedResultSchema, ResultSchema } from "@modelcontextprotocol/sdk/types.js"
 import { Part, Tool, Toolkit } from "@reins/core"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as McpContent from "./McpContent.js"
 import { ConnectionError } from "./McpError.js"
 
@@ -88,12 +87,33 @@ const PROBE_MS = 5_000
 
 const describe = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
-/** A connected client, and a signal for the calls in flight when the server is found gone. */
-interface Connection {
-  readonly client: Client
-  readonly server: string
-  /** Completed with why, when the server is found gone; calls in flight end with it. */
-  readonly lost: Deferred.Deferred<never, string>
+/**
+ * A connected client, and what ends the calls in flight when the server is found gone: plain
+ * callbacks, not a race, so that a call's stop goes through no extra fiber.
+ */
+class Connection {
+  /** Why the server is taken to be gone, once it is. */
+  private gone: string | undefined
+  private readonly calls = new Set<(reason: string) => void>()
+  constructor(readonly client: Client, readonly server: string) {}
+
+  /** Ends every call in flight, and every later one, with `reason`. */
+  lose(reason: string) {
+    if (this.gone !== undefined) return
+    this.gone = reason
+    for (const end of this.calls) end(reason)
+    this.calls.clear()
+  }
+
+  /** Registers a call's end; the returned function unregisters it. */
+  onLost(end: (reason: string) => void): () => void {
+    if (this.gone !== undefined) {
+      end(this.gone)
+      return () => undefined
+    }
+    this.calls.add(end)
+    return () => void this.calls.delete(end)
+  }
 }
 
 /** The most of a server's error message the model is shown. */
@@ -110,40 +130,52 @@ const callFailure = (error: unknown): string => {
   return clip(`The call to the MCP server failed: ${describe(error)}`)
 }
 
-type CallEvent =
-  | { readonly _tag: "Progress"; readonly progress: number; readonly total?: number | undefined; readonly message?: string | undefined }
-  | { readonly _tag: "Result"; readonly result: unknown }
-
 /**
- * One `tools/call` as a stream of its progress reports and then its result. Ending the stream
- * before the result (an interruption) aborts the request's signal, which has the SDK send
- * `notifications/cancelled`; the SDK's rejection that follows is not read, so the turn sees the
- * interruption itself, not a request-timeout error.
+ * One `tools/call`. Interrupting it before its result aborts the request's signal, which has the
+ * SDK send `notifications/cancelled`; the SDK's rejection that follows is not read, so the turn
+ * sees the interruption itself, not a request-timeout error. Progress goes to `Tool.progress` in
+ * the order it came, and the result waits for the reports before it.
  */
-const callStream = (client: Client, name: string, args: Record<string, unknown>) =>
-  Stream.async<CallEvent, string>((emit) => {
-    const controller = new AbortController()
-    let settled = false
-    client.request({ method: "tools/call", params: { name, arguments: args } }, ResultSchema, {
-      signal: controller.signal,
-      timeout: NO_SDK_TIMEOUT_MS,
-      onprogress: ({ message, progress, total }) => void emit.single({ _tag: "Progress", progress, total, message })
-    }).then(
-      (result) => {
+const callTool = (connection: Connection, name: string, args: Record<string, unknown>): Effect.Effect<unknown, string> =>
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.async<unknown, string>((resume) => {
+      const controller = new AbortController()
+      let settled = false
+      let reported: Promise<unknown> = Promise.resolve()
+      const report = Runtime.runPromise(runtime)
+      const forget = connection.onLost((reason) => {
+        if (settled) return
         settled = true
-        void emit.single({ _tag: "Result", result })
-        void emit.end()
-      },
-      (error) => {
+        resume(Effect.fail(reason))
+      })
+      connection.client.request({ method: "tools/call", params: { name, arguments: args } }, ResultSchema, {
+        signal: controller.signal,
+        timeout: NO_SDK_TIMEOUT_MS,
+        onprogress: ({ message, progress, total }) => {
+          if (!settled) reported = reported.then(() => report(Tool.progress({ progress, total, message })))
+        }
+      }).then(
+        (result) => {
+          if (settled) return
+          settled = true
+          forget()
+          reported.then(() => resume(Effect.succeed(result)), () => resume(Effect.succeed(result)))
+        },
+        (error) => {
+          if (settled) return
+          settled = true
+          forget()
+          resume(Effect.fail(callFailure(error)))
+        }
+      )
+      // Aborting a settled request would still send a cancellation: the SDK never removes its listener.
+      return Effect.sync(() => {
+        forget()
+        if (settled) return
         settled = true
-        void emit.fail(callFailure(error))
-      }
-    )
-    // Aborting a settled request would still send a cancellation: the SDK never removes its listener.
-    return Effect.sync(() => {
-      if (!settled) controller.abort("The call was interrupted.")
-    })
-  }, "unbounded")
+        controller.abort("The call was interrupted.")
+      })
+    }))
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -158,17 +190,8 @@ const makeTool = (connection: Connection, listed: McpContent.McpTool, options: O
     needsApproval: options.needsApproval?.(listed) ?? false,
     handler: (args) => {
       if (!isRecord(args)) return Effect.fail("The arguments must be a JSON object.")
-      let result: unknown
-      const call = callStream(connection.client, listed.name, args).pipe(
-        Stream.runForEach((event) =>
-          event._tag === "Progress"
-            ? Tool.progress(event)
-            : Effect.sync(() => {
-              result = event.result
-            })
-        ),
-        Effect.raceFirst(Deferred.await(connection.lost)),
-        Effect.flatMap(() => {
+      const call = callTool(connection, listed.name, args).pipe(
+        Effect.flatMap((result) => {
           const read = McpContent.result(result)
           return read.isError ? Effect.fail(McpContent.errorText(read.content)) : Effect.succeed(read.content)
         })
@@ -224,7 +247,7 @@ const connect = (spec: Connect): Effect.Effect<McpToolkit, ConnectionError, Scop
     const { options, server, transport } = spec
     const fail = (reason: string, cause?: unknown) => new ConnectionError({ server, reason, stderr: spec.stderr(), cause })
     const client = new Client(options.clientInfo ?? { name: "reins", version: "0.1.0" }, { capabilities: {} })
-    const lost = yield* Deferred.make<never, string>()
+    const connection = new Connection(client, server)
     let probing = false
     let closing = false
     // Transport errors (a line of garbage on stdout, a broken stream) are not the calls' own; a
@@ -235,12 +258,12 @@ const connect = (spec: Connect): Effect.Effect<McpToolkit, ConnectionError, Scop
       client.ping({ timeout: PROBE_MS }).then(
         () => void (probing = false),
         (cause) => {
-          if (!closing) Effect.runFork(Deferred.fail(lost, `The MCP server is gone: ${describe(cause)}`))
+          if (!closing) connection.lose(`The MCP server is gone: ${describe(cause)}`)
         }
       )
     }
     client.onclose = () => {
-      if (!closing) Effect.runFork(Deferred.fail(lost, "The MCP server closed the connection before the call finished."))
+      if (!closing) connection.lose("The MCP server closed the connection before the call finished.")
     }
     let started = false
     yield* Effect.addFinalizer(() =>
@@ -271,7 +294,6 @@ const connect = (spec: Connect): Effect.Effect<McpToolkit, ConnectionError, Scop
       })
     )
     const { skipped, tools } = McpContent.tools(listed)
-    const connection: Connection = { client, server, lost }
     const version = client.getServerVersion()
     const toolkit = Toolkit.make(...tools.map((tool) => makeTool(connection, tool, options)))
     return {

@@ -150,8 +150,13 @@ describe.each([stdio, http])("McpToolkit over $name", (fixture) => {
         const { kit, seen } = yield* fixture.open()
         model.enqueue(ChatCompletions.reply({ toolCalls: [call("h1", "hold", { key: "stop" }), call("e1", "echo", { text: "quick" })] }))
         const conversation = yield* newConversation
-        const fiber = yield* Effect.fork(Turn.run({ conversation, input: "go", toolkit: kit }))
+        const echoed = yield* Deferred.make<void>()
+        const fiber = yield* Turn.stream({ conversation, input: "go", toolkit: kit }).pipe(
+          Stream.runForEach((e) => e._tag === "ToolResult" && e.result.toolCallId === "e1" ? Deferred.succeed(echoed, undefined) : Effect.void),
+          Effect.fork
+        )
         yield* waitFor(seen, (s) => s.event === "started" && s.key === "stop")
+        yield* Deferred.await(echoed)
         yield* Fiber.interrupt(fiber)
         const aborted = yield* waitFor(seen, (s) => s.event === "aborted" && s.key === "stop")
         expect(aborted).toMatchObject({ tool: "hold" })
@@ -181,12 +186,8 @@ describe.each([stdio, http])("McpToolkit over $name", (fixture) => {
   it.scopedLive("the loser of a race is cancelled on the server", () =>
     Effect.gen(function*() {
       const { kit, seen } = yield* fixture.open()
-      const started = yield* Deferred.make<void>()
       const hold = Toolkit.run(kit, Part.toolCall("r1", "hold", `{"key":"race"}`))
-      const winner = Effect.zipRight(
-        waitFor(seen, (s) => s.event === "started" && s.key === "race"),
-        Effect.as(Deferred.succeed(started, undefined), "winner")
-      )
+      const winner = Effect.as(waitFor(seen, (s) => s.event === "started" && s.key === "race"), "winner")
       expect(yield* Effect.race(hold, winner)).toBe("winner")
       yield* waitFor(seen, (s) => s.event === "aborted" && s.key === "race")
     }))
