@@ -207,16 +207,18 @@ export const run = async (runs: number): Promise<McpStop> => {
 /** The markdown table of the figures, with Reins' ratio to the SDK's own client on each transport. */
 export const table = (result: McpStop): string => {
   const sdk = (name: string) => result.rows.find((row) => row.name.startsWith("SDK client") && row.name.includes(name.includes("stdio") ? "stdio" : "HTTP"))
+  const local = result.rows.find((row) => row.name.startsWith("Reins tool in this process"))
   const row = (r: Row) => {
     const floor = r.name.startsWith("Reins McpToolkit") ? sdk(r.name) : undefined
     const ratio = floor === undefined ? "" : `${fmt(r.handlerAborted.median / floor.handlerAborted.median)}x`
-    return `| ${r.name} | ${fmt(r.handlerAborted.median, 3)} | ${fmt(r.handlerAborted.p99, 3)} | ${fmt(r.handlerAborted.max, 3)} | ${ratio} | ${fmt(r.stopReturned.median, 3)} |`
+    const inProcess = local === undefined || r === local ? "" : `${fmt(r.handlerAborted.median / local.handlerAborted.median, 1)}x`
+    return `| ${r.name} | ${fmt(r.handlerAborted.median, 3)} | ${fmt(r.handlerAborted.p99, 3)} | ${fmt(r.handlerAborted.max, 3)} | ${ratio} | ${inProcess} | ${fmt(r.stopReturned.median, 3)} |`
   }
   return [
     `Stopping a running MCP tool call: ms from the stop to the server's handler seeing its abort (${result.runs} stops each, interleaved)`,
     "",
-    "| stop | median | p99 | max | median vs the SDK's client | stop call returned, median |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| stop | median | p99 | max | median vs the SDK's client | median vs the in-process stop | stop call returned, median |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...result.rows.map(row)
   ].join("\n")
 }
