@@ -16,10 +16,14 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import { vi } from "vitest"
 import { chatModel } from "../../../test/support.js"
 import { conversationProblems } from "../../../test/validity.js"
 import { type Seen, startHttp } from "./servers.js"
 import { isAlive, recordFile, seenIn, stdioServer, waitFor } from "./support.js"
+
+// Each test starts servers, some of them child processes: more than the default 5 s on a loaded machine.
+vi.setConfig({ testTimeout: 30_000 })
 
 /** A running test server, reached over one transport. */
 interface Opened {
