@@ -14,7 +14,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Schedule from "effect/Schedule"
 import * as fs from "node:fs"
+import * as nodeHttp from "node:http"
+import type { AddressInfo } from "node:net"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { vi } from "vitest"
 import { chatModel } from "../../../test/support.js"
@@ -289,6 +292,18 @@ describe("McpToolkit.stdio", () => {
       expect(isAlive(Number(fs.readFileSync(file, "utf8")))).toBe(false)
     }), 20_000)
 
+  it.scopedLive("a connection interrupted mid-handshake ends the server process", () =>
+    Effect.gen(function*() {
+      const file = yield* recordFile
+      const silent = `require("fs").writeFileSync(${JSON.stringify(file)}, String(process.pid)); process.stdin.resume()`
+      const fiber = yield* Effect.fork(Effect.scoped(McpToolkit.stdio({ command: process.execPath, args: ["-e", silent] })))
+      yield* Effect.suspend(() => fs.existsSync(file) && fs.readFileSync(file, "utf8") !== "" ? Effect.void : Effect.fail("not yet")).pipe(
+        Effect.retry(Schedule.spaced("10 millis"))
+      )
+      yield* Fiber.interrupt(fiber)
+      expect(isAlive(Number(fs.readFileSync(file, "utf8")))).toBe(false)
+    }))
+
   it.scopedLive("a server that writes garbage to stdout still serves its tools", () =>
     Effect.gen(function*() {
       const kit = yield* McpToolkit.stdio(stdioServer("garbage"))
@@ -329,6 +344,29 @@ describe("McpToolkit.http", () => {
       const error = yield* Effect.flip(Effect.scoped(McpToolkit.http({ url: server.url })))
       expect(error.server).toBe(server.url)
       expect(error.reason).toMatch(/could not connect/)
+    }))
+
+  it.scopedLive("a URL that answers with something other than MCP, or not at all, fails with a connection error", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const server = nodeHttp.createServer((req, res) => {
+            if (req.url === "/html") res.writeHead(200, { "content-type": "text/html" }).end("<h1>Hello</h1>")
+            else if (req.url === "/500") res.writeHead(500).end("upstream broke")
+            // "/silent": never answers
+          })
+          await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+          return server
+        }),
+        (server) => Effect.promise(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))))
+      )
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const html = yield* Effect.flip(Effect.scoped(McpToolkit.http({ url: `${base}/html` })))
+      expect(html.reason).toMatch(/content type/i)
+      const failing = yield* Effect.flip(Effect.scoped(McpToolkit.http({ url: `${base}/500` })))
+      expect(failing.reason).toMatch(/500|upstream broke/)
+      const silent = yield* Effect.flip(Effect.scoped(McpToolkit.http({ url: `${base}/silent`, connectTimeout: "200 millis" })))
+      expect(silent.reason).toMatch(/no answer within 200ms/)
     }))
 
   it.scopedLive("a sloppy server over HTTP: broken tools skipped", () =>
