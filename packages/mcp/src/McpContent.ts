@@ -65,6 +65,24 @@ export const tools = (listed: ReadonlyArray<unknown>): Tools => {
   return { tools: kept, skipped }
 }
 
+/** The longest tool name every provider takes (OpenAI and Anthropic allow 64 characters). */
+const MAX_NAME = 64
+
+/**
+ * The name the model knows a tool by: `prefix` and the server's name, with each character that a
+ * provider would reject (anything but letters, digits, `_` and `-`; MCP also allows `.` and `/`)
+ * replaced by `_`, and cut to 64 characters. The server is still called by its own name.
+ *
+ * @example
+ * ```ts
+ * import { McpContent } from "@reins/mcp"
+ *
+ * assert.strictEqual(McpContent.toolName("gh_", "issues.create"), "gh_issues_create")
+ * ```
+ */
+export const toolName = (prefix: string, name: string): string =>
+  `${prefix}${name}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, MAX_NAME) || "_"
+
 /** A `tools/call` result read for the model: its parts, and whether the tool reported an error. */
 export interface Result {
   readonly isError: boolean

@@ -47,7 +47,10 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** How long the handshake and the tool listing may take together; default 30 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
-  /** Put before each tool's name, to keep the tools of several servers apart (`"github_"`). */
+  /**
+   * Put before each tool's name, to keep the tools of several servers apart (`"github_"`). The
+   * name is then made one that every provider takes (see `McpContent.toolName`).
+   */
   readonly prefix?: string | undefined
   /** Which tools must be approved before they run (see `Approval`), from the server's listing. */
   readonly needsApproval?: ((tool: McpContent.McpTool) => boolean) | undefined
@@ -180,8 +183,8 @@ const callTool = (connection: Connection, name: string, args: Record<string, unk
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** A Reins tool that calls `listed` on the connection's server. */
-const makeTool = (connection: Connection, listed: McpContent.McpTool, options: Options): McpTool =>
-  Tool.fromJsonSchema(`${options.prefix ?? ""}${listed.name}`, {
+const makeTool = (connection: Connection, name: string, listed: McpContent.McpTool, options: Options): McpTool =>
+  Tool.fromJsonSchema(name, {
     description: listed.description ?? listed.title ?? listed.annotations?.title,
     parameters: listed.inputSchema,
     success: Tool.Content,
@@ -293,9 +296,16 @@ const connect = (spec: Connect): Effect.Effect<McpToolkit, ConnectionError, Scop
         onTimeout: () => fail(`no answer within ${Duration.format(Duration.decode(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT))}`)
       })
     )
-    const { skipped, tools } = McpContent.tools(listed)
+    const listing = McpContent.tools(listed)
+    const skipped = [...listing.skipped]
+    const named = new Map<string, McpContent.McpTool>()
+    for (const tool of listing.tools) {
+      const name = McpContent.toolName(options.prefix ?? "", tool.name)
+      if (named.has(name)) skipped.push({ name: tool.name, reason: `its name as the model sees it, ${name}, is taken` })
+      else named.set(name, tool)
+    }
     const version = client.getServerVersion()
-    const toolkit = Toolkit.make(...tools.map((tool) => makeTool(connection, tool, options)))
+    const toolkit = Toolkit.make(...[...named].map(([name, tool]) => makeTool(connection, name, tool, options)))
     return {
       ...toolkit,
       server: { name: version?.name ?? "unknown", version: version?.version ?? "unknown" },

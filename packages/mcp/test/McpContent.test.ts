@@ -37,6 +37,16 @@ describe("McpContent.tools", () => {
   })
 })
 
+describe("McpContent.toolName", () => {
+  it("keeps names providers take, and makes the others so", () => {
+    expect(McpContent.toolName("", "read_file")).toBe("read_file")
+    expect(McpContent.toolName("fs-", "read.file/v2")).toBe("fs-read_file_v2")
+    expect(McpContent.toolName("", "x".repeat(100))).toHaveLength(64)
+    expect(McpContent.toolName("", "")).toBe("_")
+    expect(McpContent.toolName("", "héllo wörld")).toBe("h_llo_w_rld")
+  })
+})
+
 describe("McpContent.result", () => {
   it("reads text, images, embedded resources and links", () => {
     const link = { type: "resource_link", uri: "file:///a.txt", name: "a.txt" }

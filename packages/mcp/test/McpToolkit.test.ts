@@ -314,8 +314,11 @@ describe("McpToolkit.stdio", () => {
   it.scopedLive("a sloppy server: broken tools are skipped with reasons, pages followed, odd content passed as JSON", () =>
     Effect.gen(function*() {
       const kit = yield* McpToolkit.stdio(stdioServer("sloppy"))
-      expect(kit.definitions.map((tool) => tool.name)).toEqual(["echo", "weird", "not_an_object"])
-      expect(kit.skipped.map((s) => s.name)).toEqual(["no_schema", "string_schema", "bad_properties", "#4", "echo"])
+      expect(kit.definitions.map((tool) => tool.name)).toEqual(["echo", "weird", "not_an_object", "files_read"])
+      expect(kit.skipped.map((s) => s.name)).toEqual(["no_schema", "string_schema", "bad_properties", "#4", "echo", "files/read"])
+      // The model calls it by its safe name; the server is called by its own.
+      const renamed = yield* Toolkit.run(kit, Part.toolCall("w0", "files_read", `{"path":"a"}`))
+      expect(renamed.content).toEqual([Part.text(`echo: {"path":"a"}`)])
       expect(kit.definitions[1].parameters).toEqual({ type: "object", properties: {}, $defs: { x: { type: "string" } } })
       const weird = yield* Toolkit.run(kit, Part.toolCall("w1", "weird", "{}"))
       expect(weird.content).toEqual([Part.json({ type: "video", url: "https://example.com/v.mp4" }), Part.text("and text")])
@@ -373,7 +376,7 @@ describe("McpToolkit.http", () => {
     Effect.gen(function*() {
       const server = yield* Effect.acquireRelease(Effect.promise(() => startHttp("sloppy")), (server) => Effect.promise(() => server.close()))
       const kit = yield* McpToolkit.http({ url: server.url })
-      expect(kit.definitions.map((tool) => tool.name)).toEqual(["echo", "weird", "not_an_object"])
+      expect(kit.definitions.map((tool) => tool.name)).toEqual(["echo", "weird", "not_an_object", "files_read"])
     }))
 
   it.scopedLive("a stop mid-stream of the model, with MCP tools in the kit, closes the model's connection", () =>

@@ -75,7 +75,10 @@ export const makeServer = (record: (seen: Seen) => void): McpServer => {
   return server
 }
 
-/** The sloppy server's `tools/list` pages: some tools broken, one name twice. */
+/**
+ * The sloppy server's `tools/list` pages: some tools broken, one name twice, two names that
+ * providers reject and that are one name once made safe.
+ */
 export const sloppyTools = (cursor: string | undefined): unknown =>
   cursor === undefined
     ? {
@@ -92,7 +95,9 @@ export const sloppyTools = (cursor: string | undefined): unknown =>
       tools: [
         { name: "echo", inputSchema: { type: "object" } },
         { name: "weird", inputSchema: { type: "object", properties: {}, $defs: { x: { type: "string" } } } },
-        { name: "not_an_object", inputSchema: { type: "object" } }
+        { name: "not_an_object", inputSchema: { type: "object" } },
+        { name: "files.read", inputSchema: { type: "object" } },
+        { name: "files/read", inputSchema: { type: "object" } }
       ]
     }
 
