@@ -100,7 +100,7 @@ describe("Anthropic cancellation over real HTTP", () => {
         Messages.messageStart(),
         ...Messages.text(0, "Hel").slice(0, 2),
         Script.delay(20),
-        Messages.error("overloaded_error", "Overloaded")
+        Messages.errorEvent(529, "Overloaded")
       ]))
       const error = yield* LanguageModel.generate(request).pipe(Effect.provide(model(server)), Effect.flip)
       expect(error).toMatchObject({ _tag: "ProviderStreamError", code: "overloaded_error", message: "Overloaded", retryable: true })

@@ -91,7 +91,7 @@ describe("Gemini errors arrive typed", () => {
   it.scoped("429 RESOURCE_EXHAUSTED with retry-after: RateLimited, retryable, with the wait and Google's message", () =>
     Effect.gen(function*() {
       const error = yield* failure(
-        Gemini.error(429, "Resource has been exhausted (e.g. check quota).", { headers: { "retry-after": "7" } })
+        Gemini.errorBody(429, "Resource has been exhausted (e.g. check quota).", { headers: { "retry-after": "7" } })
       )
       expect(error._tag).toBe("RateLimited")
       if (error._tag !== "RateLimited") return
@@ -107,7 +107,7 @@ describe("Gemini errors arrive typed", () => {
   it.scopedLive("503 UNAVAILABLE before any output is retried, and the next attempt answers", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
-      server.enqueue(Gemini.error(503, "The model is overloaded. Please try again later."), quickReply())
+      server.enqueue(Gemini.errorBody(503, "The model is overloaded. Please try again later."), quickReply())
       const retry = { maxRetries: 2, baseDelay: "5 millis", maxDelay: "20 millis", maxRetryAfter: "1 second" } as const
       yield* nextAnswerWorks.pipe(Effect.provide(googleModel(server, { retry })))
       expect(server.requests.length).toBe(2)
@@ -115,7 +115,7 @@ describe("Gemini errors arrive typed", () => {
 
   it.scoped("503 UNAVAILABLE: a retryable StatusError", () =>
     Effect.gen(function*() {
-      const error = yield* failure(Gemini.error(503, "The model is overloaded. Please try again later."))
+      const error = yield* failure(Gemini.errorBody(503, "The model is overloaded. Please try again later."))
       expect(error._tag).toBe("StatusError")
       expect(error.retryable).toBe(true)
       expect(error.message).toMatch(/^google: HTTP 503: The model is overloaded\. Please try again later\./)
@@ -124,17 +124,17 @@ describe("Gemini errors arrive typed", () => {
   it.scoped("400 with Gemini's token-count message: ContextOverflow; 403: AuthenticationError", () =>
     Effect.gen(function*() {
       const overflow = yield* failure(
-        Gemini.error(400, "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).")
+        Gemini.errorBody(400, "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).")
       )
       expect(overflow._tag).toBe("ContextOverflow")
       expect(overflow.retryable).toBe(false)
-      const denied = yield* failure(Gemini.error(403, "Method doesn't allow unregistered callers."))
+      const denied = yield* failure(Gemini.errorBody(403, "Method doesn't allow unregistered callers."))
       expect(denied._tag).toBe("AuthenticationError")
     }))
 
   it.scoped("an error event mid-stream: ProviderStreamError with Google's status as code", () =>
     Effect.gen(function*() {
-      const error = yield* failure(Script.make([...Gemini.text("Partial"), Gemini.streamError(503, "The model is overloaded.")]))
+      const error = yield* failure(Script.make([...Gemini.text("Partial"), Gemini.errorEvent(503, "The model is overloaded.")]))
       expect(error).toMatchObject({ _tag: "ProviderStreamError", code: "UNAVAILABLE", retryable: true, message: "The model is overloaded." })
     }))
 

@@ -83,7 +83,7 @@ describe("OpenAI Responses: failures are typed", () => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(
-        Responses.error(429, "Rate limit reached for requests", { code: "rate_limit_exceeded", headers: { "retry-after": "2", "x-request-id": "req_limited" } }),
+        Responses.errorBody(429, "Rate limit reached for requests", { code: "rate_limit_exceeded", headers: { "retry-after": "2", "x-request-id": "req_limited" } }),
         quickReply()
       )
       yield* Effect.gen(function*() {
@@ -105,9 +105,9 @@ describe("OpenAI Responses: failures are typed", () => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(
-        Responses.error(503, "The engine is currently overloaded, please try again later"),
-        Responses.error(401, "Incorrect API key provided: sk-test-***"),
-        Responses.error(400, "Your input exceeds the context window of this model.", { code: "context_length_exceeded" })
+        Responses.errorBody(503, "The engine is currently overloaded, please try again later"),
+        Responses.errorBody(401, "Incorrect API key provided: sk-test-***"),
+        Responses.errorBody(400, "Your input exceeds the context window of this model.", { code: "context_length_exceeded" })
       )
       yield* Effect.gen(function*() {
         const unavailable = yield* Effect.flip(LanguageModel.generate(request))
@@ -126,7 +126,7 @@ describe("OpenAI Responses: failures are typed", () => {
       const server = yield* ProviderServer.make()
       const opening = [Responses.created(), Responses.inProgress(), ...Responses.message("Partial answer")]
       server.enqueue(
-        Script.make([...opening, Script.delay(20), Responses.errorEvent("server_error", "The server had an error while processing your request.")]),
+        Script.make([...opening, Script.delay(20), Responses.errorEvent(500, "The server had an error while processing your request.")]),
         Script.make([...opening, Script.delay(20), Script.drop()]),
         Script.make(opening)
       )
@@ -144,12 +144,12 @@ describe("OpenAI Responses: failures are typed", () => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(
-        Responses.error(503, "The engine is currently overloaded", { headers: { "retry-after-ms": "10" } }),
+        Responses.errorBody(503, "The engine is currently overloaded", { headers: { "retry-after-ms": "10" } }),
         quickReply(),
         // the response had started, but nothing the caller keeps had arrived: retried
-        Script.make([Responses.created(), Script.delay(20), Responses.errorEvent("server_error", "The server had an error.")]),
+        Script.make([Responses.created(), Script.delay(20), Responses.errorEvent(500, "The server had an error.")]),
         quickReply(),
-        Script.make([Responses.created(), ...Responses.message("Partial"), Script.delay(20), Responses.errorEvent("server_error", "The server had an error.")])
+        Script.make([Responses.created(), ...Responses.message("Partial"), Script.delay(20), Responses.errorEvent(500, "The server had an error.")])
       )
       yield* Effect.gen(function*() {
         yield* nextAnswerWorks

@@ -14,7 +14,7 @@ import { chatModel, connectionClosed, noRetry } from "./support.js"
 
 const request = { messages: [Message.user("Hi")] }
 const rateLimited = (retryAfter: string) =>
-  ChatCompletions.error(429, "Slow down", { type: "rate_limit_error", headers: { "retry-after-ms": retryAfter } })
+  ChatCompletions.errorBody(429, "Slow down", { type: "rate_limit_error", headers: { "retry-after-ms": retryAfter } })
 
 describe("Retry.stream with the TestClock", () => {
   const overloaded = (retryAfter?: Duration.DurationInput) =>

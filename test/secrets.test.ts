@@ -104,7 +104,7 @@ const chatFormat = {
       ? ChatCompletions.reply({ toolCalls: [{ id: "c1", name: "clock", arguments: clockArgs }] })
       : ChatCompletions.reply({ text: "Hello", usage: { prompt_tokens: 2, completion_tokens: 1 } }),
   error: (status: number, message: string, headers?: Record<string, string>) =>
-    ChatCompletions.error(status, message, { headers }),
+    ChatCompletions.errorBody(status, message, { headers }),
   streamError: Script.make([ChatCompletions.start(), Script.event({ error: { message: "The server had an error", type: "server_error" } })])
 }
 
@@ -133,8 +133,8 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Responses.reply({ toolCalls: [{ callId: "c1", name: "clock", arguments: clockArgs }] })
         : Responses.reply({ text: "Hello", usage: { input_tokens: 2, output_tokens: 1 } }),
-    error: (status, message, headers) => Responses.error(status, message, { headers }),
-    streamError: Script.make([Responses.created(), Responses.errorEvent("server_error", "The server had an error")])
+    error: (status, message, headers) => Responses.errorBody(status, message, { headers }),
+    streamError: Script.make([Responses.created(), Responses.errorEvent(500, "The server had an error")])
   },
   {
     name: "Anthropic",
@@ -150,7 +150,7 @@ const providers: ReadonlyArray<Provider> = [
         ? Messages.reply({ toolCalls: [{ id: "c1", name: "clock", input: clockArgs }] })
         : Messages.reply({ text: "Hello", usage: { input_tokens: 2, output_tokens: 1 } }),
     error: (status, message, headers) => Messages.errorBody(status, message, { headers }),
-    streamError: Script.make([Messages.messageStart(), Messages.error("api_error", "Internal server error")])
+    streamError: Script.make([Messages.messageStart(), Messages.errorEvent(500, "Internal server error")])
   },
   {
     name: "Google",
@@ -166,8 +166,8 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Gemini.reply({ functionCalls: [{ name: "clock", args: clockArgs }] })
         : Gemini.reply({ text: "Hello", usage: { promptTokenCount: 2, candidatesTokenCount: 1 } }),
-    error: (status, message, headers) => Gemini.error(status, message, { headers }),
-    streamError: Script.make([...Gemini.text("Hel"), Gemini.streamError(500, "Internal error")])
+    error: (status, message, headers) => Gemini.errorBody(status, message, { headers }),
+    streamError: Script.make([...Gemini.text("Hel"), Gemini.errorEvent(500, "Internal error")])
   },
   {
     name: "Kimi",

@@ -84,7 +84,7 @@ const chat = {
     }),
   answer: (options: ReplyOptions) =>
     ChatCompletions.reply({ reasoning: REASONING, text: ANSWER, usage: { prompt_tokens: 40, completion_tokens: 14 }, ...pace(options) }),
-  rateLimited: (ms: number) => ChatCompletions.error(429, "Rate limit reached", retryAfter(ms))
+  rateLimited: (ms: number) => ChatCompletions.errorBody(429, "Rate limit reached", retryAfter(ms))
 }
 
 /** Every format, in the order turns rotate through them. */
@@ -113,7 +113,7 @@ export const formats: ReadonlyArray<Format> = [
         usage: { input_tokens: 40, output_tokens: 14 },
         ...pace(options)
       }),
-    rateLimited: (ms) => Responses.error(429, "Rate limit reached", retryAfter(ms))
+    rateLimited: (ms) => Responses.errorBody(429, "Rate limit reached", retryAfter(ms))
   },
   {
     name: "Anthropic Messages",
@@ -148,7 +148,7 @@ export const formats: ReadonlyArray<Format> = [
       }),
     answer: (options) =>
       Gemini.reply({ thought: REASONING, thoughtSignature: "sig-soak-2", text: ANSWER, usage: { promptTokenCount: 40, candidatesTokenCount: 14 }, ...pace(options) }),
-    rateLimited: (ms) => Gemini.error(429, "Resource exhausted", retryAfter(ms))
+    rateLimited: (ms) => Gemini.errorBody(429, "Resource exhausted", retryAfter(ms))
   },
   {
     name: "Kimi",
