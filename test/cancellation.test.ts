@@ -14,7 +14,6 @@
  * Every case is written once; the rows are the formats (`Formats.all`) and the faults.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { LanguageModel, Message, type ProviderError, type Retry } from "@reins/core"
 import { Formats, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
@@ -25,7 +24,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { connectionClosed, forkStream, interruptStream, noRetry, transports } from "./support.js"
+import { connectionClosed, forkStream, interruptStream, modelOn, noRetry, transports } from "./support.js"
 
 const API_KEY = "sk-cancellation-test-key"
 
@@ -36,11 +35,7 @@ const modelOf = (
   format: Formats.Format,
   server: ProviderServer.ProviderServer,
   options: { readonly transport?: Layer.Layer<HttpClient.HttpClient>; readonly retry?: Retry.Policy } = {}
-): Layer.Layer<LanguageModel.LanguageModel> =>
-  format.layer(server.url, { apiKey: Redacted.make(API_KEY), ...(options.retry !== undefined ? { retry: options.retry } : {}) }).pipe(
-    Layer.orDie,
-    Layer.provide(options.transport ?? NodeHttpClient.layerUndici)
-  )
+): Layer.Layer<LanguageModel.LanguageModel> => modelOn(format, server, { apiKey: Redacted.make(API_KEY), retry: options.retry }, options.transport)
 
 /** A reasoning model that streams a little reasoning, then thinks silently for a minute. */
 const silentAfterReasoning = (format: Formats.Format): Script.Script =>
