@@ -81,7 +81,10 @@ export interface ModelOptions {
   readonly headers?: Record<string, string> | undefined
   readonly timeouts?: HttpStream.Timeouts | undefined
   readonly retry?: Retry.Policy | undefined
-  /** Options of the provider's own (`reasoningSummary`, `thinking`, ...), passed as they are. */
+  /**
+   * Options of the provider's own (`reasoningSummary`, `thinking`, ...), passed as they are; a
+   * `baseUrl` given here wins over the server's.
+   */
   readonly [option: string]: unknown
 }
 
@@ -132,7 +135,7 @@ export const apiKey = "sk-test-key"
 const common = (format: Format, serverUrl: string, options: ModelOptions | undefined): Record<string, unknown> => {
   const given: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options ?? {})) if (value !== undefined) given[key] = value
-  return { model: format.model, apiKey, ...given, baseUrl: format.baseUrl(serverUrl) }
+  return { model: format.model, apiKey, baseUrl: format.baseUrl(serverUrl), ...given }
 }
 
 /** A layer built from a provider package loaded when the layer is built. */
