@@ -78,7 +78,7 @@ describe("demo", () => {
   it.scopedLive("a 401 is said plainly, with no stop time, and the run is not ok", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
-      server.enqueue(ChatCompletions.error(401, "Incorrect API key provided"), ChatCompletions.error(401, "Incorrect API key provided"))
+      server.enqueue(ChatCompletions.errorBody(401, "Incorrect API key provided"), ChatCompletions.errorBody(401, "Incorrect API key provided"))
       const report = yield* runWith([["OPENAI_API_KEY", "sk-wrong"], ["OPENAI_BASE_URL", `${server.url}/v1`]])
       expect(report.ok).toBe(false)
       expect(report.stops[0].stopped).toBe(false)
@@ -129,7 +129,7 @@ describe("demo", () => {
   it.scopedLive("the program exits with code 1 when something failed", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
-      server.enqueue(ChatCompletions.error(401, "Incorrect API key provided"), ChatCompletions.error(401, "Incorrect API key provided"))
+      server.enqueue(ChatCompletions.errorBody(401, "Incorrect API key provided"), ChatCompletions.errorBody(401, "Incorrect API key provided"))
       const { code, output } = yield* Effect.promise(() =>
         new Promise<{ readonly code: number | null; readonly output: string }>((resolve) => {
           const { MOONSHOT_API_KEY: _moonshot, ...env } = process.env

@@ -238,3 +238,31 @@ describe("ProviderConfig.isLoopback", () => {
       .map((url) => ProviderConfig.isLoopback(host(url)))).toEqual([false, false, false, false, false])
   })
 })
+
+describe("OpenAiResponses.layerConfig", () => {
+  it.scopedLive("reads OPENAI_API_KEY and OPENAI_BASE_URL, and asks for reasoning summaries and encrypted reasoning", () =>
+    Effect.gen(function*() {
+      const server = yield* ProviderServer.make()
+      server.enqueue(Responses.reply({ text: "Hello there", usage: { input_tokens: 3, output_tokens: 2 } }))
+      const env = ConfigProvider.fromMap(new Map([["OPENAI_API_KEY", "sk-from-env"], ["OPENAI_BASE_URL", `${server.url}/v1/`]]))
+      const model = OpenAiResponses.layerConfig({ model: "gpt-5-mini", reasoningSummary: "concise" }).pipe(
+        Layer.provide(NodeHttpClient.layerUndici),
+        Layer.provide(Layer.setConfigProvider(env))
+      )
+      const message = yield* LanguageModel.generate({ messages: [Message.user("Think hard")], reasoning: { effort: "high" } }).pipe(
+        Effect.provide(model)
+      )
+      expect(Message.text(message)).toBe("Hello there")
+      expect(message.usage).toEqual({ inputTokens: 3, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 })
+      const record = server.requests[0]!
+      expect(record.path).toBe("/v1/responses")
+      expect(record.headers.authorization).toBe("Bearer sk-from-env")
+      expect(record.json).toMatchObject({
+        model: "gpt-5-mini",
+        stream: true,
+        store: false,
+        reasoning: { effort: "high", summary: "concise" },
+        include: ["reasoning.encrypted_content"]
+      })
+    }))
+})

@@ -8,12 +8,9 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Anthropic } from "@reins/anthropic"
 import { LanguageModel, Message, Part, ProviderError, Tool, Toolkit, Usage } from "@reins/core"
-import { Google } from "@reins/google"
 import { Kimi } from "@reins/kimi"
-import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { ChatCompletions, Gemini, Messages, ProviderServer, Responses, type Script } from "@reins/testing"
+import { ChatCompletions, Formats, Gemini, Messages, ProviderServer, Responses, type Script } from "@reins/testing"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -58,22 +55,22 @@ interface Format {
 const formats: Record<WireFormat, Format> = {
   "Chat Completions": {
     name: "Chat Completions",
-    layer: (url) => OpenAiChat.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1` }),
+    layer: (url) => Formats.chat.layer(url, { model: "gpt-test", apiKey }),
     reply: ChatCompletions.reply({ text: "Done." })
   },
   "OpenAI Responses": {
     name: "OpenAI Responses",
-    layer: (url) => OpenAiResponses.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1` }),
+    layer: (url) => Formats.responses.layer(url, { model: "gpt-test", apiKey }),
     reply: Responses.reply({ text: "Done." })
   },
   "Anthropic Messages": {
     name: "Anthropic Messages",
-    layer: (url) => Anthropic.layer({ model: "claude-test", apiKey, baseUrl: url }),
+    layer: (url) => Formats.messages.layer(url, { model: "claude-test", apiKey }),
     reply: Messages.reply({ text: "Done." })
   },
   Gemini: {
     name: "Gemini",
-    layer: (url) => Google.layer({ model: "gemini-3-flash-preview", apiKey, baseUrl: url }),
+    layer: (url) => Formats.gemini.layer(url, { model: "gemini-3-flash-preview", apiKey }),
     reply: Gemini.reply({ text: "Done." })
   },
   Kimi: {
@@ -190,7 +187,7 @@ describe("richer content", () => {
 
   it.scopedLive("Gemini refuses an image in a tool result before Gemini 3, and one by URL", () =>
     Effect.gen(function*() {
-      const older = { ...formats.Gemini, layer: (url: string) => Google.layer({ model: "gemini-2.5-flash", apiKey, baseUrl: url }) }
+      const older = { ...formats.Gemini, layer: (url: string) => Formats.gemini.layer(url, { model: "gemini-2.5-flash", apiKey }) }
       const error = yield* refuse(older, history({ image: true, files: [] }))
       expect(error).toMatchObject({ provider: "google", part: "Image", at: "messages[3].content[1]" })
       expect(error.reason).toMatch(/Gemini 3/)

@@ -8,12 +8,9 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Anthropic } from "@reins/anthropic"
 import { type LanguageModel, Message, Part, Tool, Toolkit, Turn, Usage } from "@reins/core"
-import { Google } from "@reins/google"
 import { Kimi } from "@reins/kimi"
-import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { ChatCompletions, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
+import { ChatCompletions, Formats, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -109,13 +106,13 @@ const geminiStep = (call: Call) =>
 const wires: ReadonlyArray<Wire> = [
   {
     format: "Chat Completions",
-    layer: (url) => OpenAiChat.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1` }),
+    layer: (url) => Formats.chat.layer(url, { model: "gpt-test", apiKey }),
     callId: (name) => `call_${name}Xk3Jc`,
     ...chatReplies
   },
   {
     format: "OpenAI Responses",
-    layer: (url) => OpenAiResponses.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1`, reasoningSummary: "auto" }),
+    layer: (url) => Formats.responses.layer(url, { model: "gpt-test", apiKey, reasoningSummary: "auto" }),
     callId: (name) => `call_${name}R7xQ`,
     toolStep: responsesStep,
     answer: Responses.reply({ reasoning: { summary: ["Easy now."], encryptedContent: "enc-answer" }, text: "Noon." }),
@@ -139,7 +136,7 @@ const wires: ReadonlyArray<Wire> = [
   },
   {
     format: "Anthropic Messages",
-    layer: (url) => Anthropic.layer({ model: "claude-test", apiKey, baseUrl: url, thinking: { type: "enabled", budgetTokens: 1024 } }),
+    layer: (url) => Formats.messages.layer(url, { model: "claude-test", apiKey, thinking: { type: "enabled", budgetTokens: 1024 } }),
     callId: (name) => `toolu_01${name}Q8`,
     toolStep: messagesStep,
     answer: Messages.reply({ thinking: { text: "Easy now.", signature: "sig-answer" }, text: "Noon." }),
@@ -163,7 +160,7 @@ const wires: ReadonlyArray<Wire> = [
   },
   {
     format: "Gemini",
-    layer: (url) => Google.layer({ model: "gemini-3-flash-preview", apiKey, baseUrl: url }),
+    layer: (url) => Formats.gemini.layer(url, { model: "gemini-3-flash-preview", apiKey }),
     callId: () => undefined,
     toolStep: geminiStep,
     answer: Gemini.reply({ thought: "Easy now.", text: "Noon.", textSignature: "sig-answer" }),

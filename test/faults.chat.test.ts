@@ -250,7 +250,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
   it.scopedLive("400: StatusError, not retryable", () =>
     Effect.gen(function*() {
       const text = "Invalid value for 'temperature': expected a number between 0 and 2."
-      const error = as(yield* failure(ChatCompletions.error(400, text, { code: "invalid_value" })), "StatusError")
+      const error = as(yield* failure(ChatCompletions.errorBody(400, text, { code: "invalid_value" })), "StatusError")
       expect(error.status).toBe(400)
       expect(error.retryable).toBe(false)
       expect(error.providerMessage).toBe(text)
@@ -265,7 +265,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       const text =
         "This model's maximum context length is 128000 tokens. However, your messages resulted in 130532 tokens. Please reduce the length of the messages."
       const error = as(
-        yield* failure(ChatCompletions.error(400, text, { code: "context_length_exceeded" })),
+        yield* failure(ChatCompletions.errorBody(400, text, { code: "context_length_exceeded" })),
         "ContextOverflow"
       )
       expect(error.status).toBe(400)
@@ -277,7 +277,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
   it.scopedLive("401: AuthenticationError (a masked echo of the key keeps no piece of it)", () =>
     Effect.gen(function*() {
       const text = "Incorrect API key provided: sk-test-****-key. You can find your API key at https://platform.openai.com/account/api-keys."
-      const error = as(yield* failure(ChatCompletions.error(401, text, { code: "invalid_api_key" })), "AuthenticationError")
+      const error = as(yield* failure(ChatCompletions.errorBody(401, text, { code: "invalid_api_key" })), "AuthenticationError")
       expect(error.status).toBe(401)
       expect(error.retryable).toBe(false)
       // the key's own characters ("sk-test-") go; the mask and the rest of the message stay
@@ -290,7 +290,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
   it.scopedLive("404: StatusError with status 404", () =>
     Effect.gen(function*() {
       const text = "The model `test-model` does not exist or you do not have access to it."
-      const error = as(yield* failure(ChatCompletions.error(404, text, { code: "model_not_found" })), "StatusError")
+      const error = as(yield* failure(ChatCompletions.errorBody(404, text, { code: "model_not_found" })), "StatusError")
       expect(error.status).toBe(404)
       expect(error.retryable).toBe(false)
       expect(error.providerMessage).toBe(text)
@@ -302,7 +302,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
       const text = "Rate limit reached for test-model on requests per min (RPM): Limit 3, Used 3, Requested 1."
       const error = as(
         yield* failure(
-          ChatCompletions.error(429, text, {
+          ChatCompletions.errorBody(429, text, {
             code: "rate_limit_exceeded",
             headers: { "retry-after": "3", "x-request-id": "req_abc123" }
           })
@@ -322,7 +322,7 @@ describe("HTTP status errors carry the body excerpt and the provider's message",
   it.scopedLive("500: StatusError, retryable", () =>
     Effect.gen(function*() {
       const text = "The server had an error processing your request. Sorry about that!"
-      const error = as(yield* failure(ChatCompletions.error(500, text)), "StatusError")
+      const error = as(yield* failure(ChatCompletions.errorBody(500, text)), "StatusError")
       expect(error.status).toBe(500)
       expect(error.retryable).toBe(true)
       expect(error.providerMessage).toBe(text)

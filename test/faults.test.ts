@@ -9,11 +9,8 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Anthropic } from "@reins/anthropic"
 import { Accumulator, type HttpStream, LanguageModel, Message, type ProviderError, type Retry, type StreamPart } from "@reins/core"
-import { Google } from "@reins/google"
-import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { Chaos, ProviderServer } from "@reins/testing"
+import { Chaos, Formats, ProviderServer } from "@reins/testing"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -30,7 +27,7 @@ interface Settings {
   readonly retry: Retry.Policy
 }
 
-/** A provider: the format its server speaks, and its layer pointed at a server's URL. */
+/** A provider: its wire format (`Formats`), named as its layer's module, and its layer pointed at a server's URL. */
 interface Provider {
   readonly name: string
   readonly format: Chaos.Format
@@ -39,29 +36,14 @@ interface Provider {
 
 const apiKey = Redacted.make("sk-test-key")
 
+const layerNames: Record<Formats.Id, string> = { chat: "OpenAiChat", responses: "OpenAiResponses", messages: "Anthropic", gemini: "Google" }
+
 /** Kimi speaks Chat Completions through the same decoder as OpenAiChat, so it needs no row of its own. */
-const providers: ReadonlyArray<Provider> = [
-  {
-    name: "OpenAiChat",
-    format: "ChatCompletions",
-    layer: (url, settings) => OpenAiChat.layer({ model: "test-model", apiKey, baseUrl: `${url}/v1`, ...settings })
-  },
-  {
-    name: "OpenAiResponses",
-    format: "Responses",
-    layer: (url, settings) => OpenAiResponses.layer({ model: "test-model", apiKey, baseUrl: `${url}/v1`, ...settings })
-  },
-  {
-    name: "Anthropic",
-    format: "Messages",
-    layer: (url, settings) => Anthropic.layer({ model: "claude-test", apiKey, baseUrl: url, ...settings })
-  },
-  {
-    name: "Google",
-    format: "Gemini",
-    layer: (url, settings) => Google.layer({ model: "gemini-test", apiKey, baseUrl: url, ...settings })
-  }
-]
+const providers: ReadonlyArray<Provider> = Formats.all.map((format) => ({
+  name: layerNames[format.id],
+  format: format.chaos,
+  layer: (url, settings) => format.layer(url, { apiKey, ...settings })
+}))
 
 /** Two quick retries: a retried fault costs tens of milliseconds, not seconds. */
 const retry: Retry.Policy = { maxRetries: 2, baseDelay: "10 millis", maxDelay: "40 millis", maxRetryAfter: "5 seconds" }

@@ -13,7 +13,7 @@ import { LanguageModel, Message, type ProviderConfig, Retry, Tool, Toolkit, Turn
 import { Google, GoogleConfig } from "@reins/google"
 import { Kimi } from "@reins/kimi"
 import { ChatConfig, OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { Chaos, ChatCompletions, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
+import { Chaos, ChatCompletions, Formats, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
 import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -104,7 +104,7 @@ const chatFormat = {
       ? ChatCompletions.reply({ toolCalls: [{ id: "c1", name: "clock", arguments: clockArgs }] })
       : ChatCompletions.reply({ text: "Hello", usage: { prompt_tokens: 2, completion_tokens: 1 } }),
   error: (status: number, message: string, headers?: Record<string, string>) =>
-    ChatCompletions.error(status, message, { headers }),
+    ChatCompletions.errorBody(status, message, { headers }),
   streamError: Script.make([ChatCompletions.start(), Script.event({ error: { message: "The server had an error", type: "server_error" } })])
 }
 
@@ -112,7 +112,7 @@ const providers: ReadonlyArray<Provider> = [
   {
     name: "OpenAiChat",
     format: "ChatCompletions",
-    layer: (url, apiKey, settings) => OpenAiChat.layer({ model: "m", apiKey, baseUrl: `${url}/v1`, ...settings }),
+    layer: (url, apiKey, settings) => Formats.chat.layer(url, { model: "m", apiKey, ...settings }),
     layerConfig: OpenAiChat.layerConfig({ model: "m", retry: noRetry }),
     env: (url) => [["OPENAI_API_KEY", KEY], ["OPENAI_BASE_URL", `${url}/v1`]],
     fromEnv: ChatConfig.fromEnv<ProviderConfig.Common>("OPENAI", { model: "m" }),
@@ -123,7 +123,7 @@ const providers: ReadonlyArray<Provider> = [
   {
     name: "OpenAiResponses",
     format: "Responses",
-    layer: (url, apiKey, settings) => OpenAiResponses.layer({ model: "m", apiKey, baseUrl: `${url}/v1`, ...settings }),
+    layer: (url, apiKey, settings) => Formats.responses.layer(url, { model: "m", apiKey, ...settings }),
     layerConfig: OpenAiResponses.layerConfig({ model: "m", retry: noRetry }),
     env: (url) => [["OPENAI_API_KEY", KEY], ["OPENAI_BASE_URL", `${url}/v1`]],
     fromEnv: ChatConfig.fromEnv<ProviderConfig.Common>("OPENAI", { model: "m" }),
@@ -133,13 +133,13 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Responses.reply({ toolCalls: [{ callId: "c1", name: "clock", arguments: clockArgs }] })
         : Responses.reply({ text: "Hello", usage: { input_tokens: 2, output_tokens: 1 } }),
-    error: (status, message, headers) => Responses.error(status, message, { headers }),
-    streamError: Script.make([Responses.created(), Responses.errorEvent("server_error", "The server had an error")])
+    error: (status, message, headers) => Responses.errorBody(status, message, { headers }),
+    streamError: Script.make([Responses.created(), Responses.errorEvent(500, "The server had an error")])
   },
   {
     name: "Anthropic",
     format: "Messages",
-    layer: (url, apiKey, settings) => Anthropic.layer({ model: "m", apiKey, baseUrl: url, ...settings }),
+    layer: (url, apiKey, settings) => Formats.messages.layer(url, { model: "m", apiKey, ...settings }),
     layerConfig: Anthropic.layerConfig({ model: "m", retry: noRetry }),
     env: (url) => [["ANTHROPIC_API_KEY", KEY], ["ANTHROPIC_BASE_URL", url]],
     fromEnv: AnthropicConfig.fromEnv({ model: "m" }),
@@ -150,12 +150,12 @@ const providers: ReadonlyArray<Provider> = [
         ? Messages.reply({ toolCalls: [{ id: "c1", name: "clock", input: clockArgs }] })
         : Messages.reply({ text: "Hello", usage: { input_tokens: 2, output_tokens: 1 } }),
     error: (status, message, headers) => Messages.errorBody(status, message, { headers }),
-    streamError: Script.make([Messages.messageStart(), Messages.error("api_error", "Internal server error")])
+    streamError: Script.make([Messages.messageStart(), Messages.errorEvent(500, "Internal server error")])
   },
   {
     name: "Google",
     format: "Gemini",
-    layer: (url, apiKey, settings) => Google.layer({ model: "gemini-test", apiKey, baseUrl: url, ...settings }),
+    layer: (url, apiKey, settings) => Formats.gemini.layer(url, { model: "gemini-test", apiKey, ...settings }),
     layerConfig: Google.layerConfig({ model: "gemini-test", retry: noRetry }),
     // the fallback name: GEMINI_API_KEY is covered by the fromEnv check
     env: (url) => [["GOOGLE_API_KEY", KEY], ["GEMINI_BASE_URL", url]],
@@ -166,8 +166,8 @@ const providers: ReadonlyArray<Provider> = [
       options?.toolCall === true
         ? Gemini.reply({ functionCalls: [{ name: "clock", args: clockArgs }] })
         : Gemini.reply({ text: "Hello", usage: { promptTokenCount: 2, candidatesTokenCount: 1 } }),
-    error: (status, message, headers) => Gemini.error(status, message, { headers }),
-    streamError: Script.make([...Gemini.text("Hel"), Gemini.streamError(500, "Internal error")])
+    error: (status, message, headers) => Gemini.errorBody(status, message, { headers }),
+    streamError: Script.make([...Gemini.text("Hel"), Gemini.errorEvent(500, "Internal error")])
   },
   {
     name: "Kimi",
@@ -326,7 +326,7 @@ describe("Gemini's key", () => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(Gemini.reply({ text: "Hello" }), Gemini.reply({ text: "Hello" }))
-      const layer = Google.layer({ model: "gemini-test", apiKey: Redacted.make(KEY), baseUrl: server.url }).pipe(
+      const layer = Formats.gemini.layer(server.url, { model: "gemini-test", apiKey: Redacted.make(KEY) }).pipe(
         Layer.provide(NodeHttpClient.layerUndici)
       )
       yield* LanguageModel.generate(request).pipe(Effect.provide(layer))

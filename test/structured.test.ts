@@ -7,12 +7,9 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Anthropic } from "@reins/anthropic"
 import { LanguageModel, Message, StructuredOutput } from "@reins/core"
-import { Google } from "@reins/google"
 import { Kimi } from "@reins/kimi"
-import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { ChatCompletions, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
+import { ChatCompletions, Formats, Gemini, Messages, ProviderServer, Responses, Script } from "@reins/testing"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -41,26 +38,26 @@ const apiKey = "sk-structured"
 const formats: ReadonlyArray<Format> = [
   {
     name: "Chat Completions",
-    layer: (url) => OpenAiChat.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1` }),
+    layer: (url) => Formats.chat.layer(url, { model: "gpt-test", apiKey }),
     reply: (text, options) => ChatCompletions.reply({ text, ...options }),
     expectMode: (body) =>
       expect(body.response_format).toEqual({ type: "json_schema", json_schema: { name: "person", schema: personSchema, strict: true } })
   },
   {
     name: "OpenAI Responses",
-    layer: (url) => OpenAiResponses.layer({ model: "gpt-test", apiKey, baseUrl: `${url}/v1` }),
+    layer: (url) => Formats.responses.layer(url, { model: "gpt-test", apiKey }),
     reply: (text, options) => Responses.reply({ text, ...options }),
     expectMode: (body) => expect(body.text).toEqual({ format: { type: "json_schema", name: "person", schema: personSchema, strict: true } })
   },
   {
     name: "Anthropic Messages",
-    layer: (url) => Anthropic.layer({ model: "claude-test", apiKey, baseUrl: url }),
+    layer: (url) => Formats.messages.layer(url, { model: "claude-test", apiKey }),
     reply: (text, options) => Messages.reply({ text, ...options }),
     expectMode: (body) => expect(body.output_config).toEqual({ format: { type: "json_schema", schema: personSchema } })
   },
   {
     name: "Gemini",
-    layer: (url) => Google.layer({ model: "gemini-3-flash-preview", apiKey, baseUrl: url }),
+    layer: (url) => Formats.gemini.layer(url, { model: "gemini-3-flash-preview", apiKey }),
     reply: (text, options) => Gemini.reply({ text, ...options }),
     expectMode: (body) => expect(body.generationConfig).toEqual({ responseMimeType: "application/json", responseJsonSchema: personSchema })
   },
@@ -164,10 +161,10 @@ describe("structured output: strict mode", () => {
       server.enqueue(ChatCompletions.reply({ text: "{\"name\":\"Ada\"}" }), Responses.reply({ text: "{\"name\":\"Ada\"}" }))
       const request = { schema: Loose, messages: [Message.user("Who?")] }
       const chat = yield* LanguageModel.generateObject(request).pipe(
-        Effect.provide(onHttp(OpenAiChat.layer({ model: "gpt-test", apiKey, baseUrl: `${server.url}/v1` })))
+        Effect.provide(onHttp(Formats.chat.layer(server.url, { model: "gpt-test", apiKey })))
       )
       const responses = yield* LanguageModel.generateObject({ ...request, name: "a person!" }).pipe(
-        Effect.provide(onHttp(OpenAiResponses.layer({ model: "gpt-test", apiKey, baseUrl: `${server.url}/v1` })))
+        Effect.provide(onHttp(Formats.responses.layer(server.url, { model: "gpt-test", apiKey })))
       )
       expect(chat.value).toEqual({ name: "Ada" })
       expect(responses.value).toEqual({ name: "Ada" })
@@ -182,7 +179,7 @@ describe("structured output: strict mode", () => {
       const server = yield* ProviderServer.make()
       server.enqueue(ChatCompletions.reply({ text: adaText }))
       yield* LanguageModel.generateObject({ ...ask, strict: false }).pipe(
-        Effect.provide(onHttp(OpenAiChat.layer({ model: "gpt-test", apiKey, baseUrl: `${server.url}/v1` })))
+        Effect.provide(onHttp(Formats.chat.layer(server.url, { model: "gpt-test", apiKey })))
       )
       expect((server.requests[0].json as any).response_format.json_schema.strict).toBe(false)
     }))
@@ -194,10 +191,10 @@ describe("structured output: strict mode", () => {
       const request = { messages: [Message.user("Who?")], responseFormat }
       server.enqueue(ChatCompletions.reply({ text: "{}" }), Responses.reply({ text: "{}" }), Messages.reply({ text: "{}" }), Gemini.reply({ text: "{}" }))
       for (const layer of [
-        OpenAiChat.layer({ model: "gpt-test", apiKey, baseUrl: `${server.url}/v1` }),
-        OpenAiResponses.layer({ model: "gpt-test", apiKey, baseUrl: `${server.url}/v1` }),
-        Anthropic.layer({ model: "claude-test", apiKey, baseUrl: server.url }),
-        Google.layer({ model: "gemini-3-flash-preview", apiKey, baseUrl: server.url })
+        Formats.chat.layer(server.url, { model: "gpt-test", apiKey }),
+        Formats.responses.layer(server.url, { model: "gpt-test", apiKey }),
+        Formats.messages.layer(server.url, { model: "claude-test", apiKey }),
+        Formats.gemini.layer(server.url, { model: "gemini-3-flash-preview", apiKey })
       ]) yield* LanguageModel.generate(request).pipe(Effect.provide(onHttp(layer)))
       const [chat, responses, anthropic, gemini] = server.requests.map((r) => r.json as any)
       expect(chat.response_format).toEqual({ type: "json_object" })

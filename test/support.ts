@@ -1,13 +1,14 @@
 /**
- * Shared wiring for the cross-package tests: a ProviderServer on loopback and a Chat Completions
- * model pointed at it over real HTTP, and a stream consumer to fork and interrupt.
+ * Shared wiring for the cross-package tests: a model of any format (`Formats`) pointed at a
+ * ProviderServer on loopback over real HTTP, Chat Completions the most used, and a stream consumer
+ * to fork and interrupt.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { expect } from "@effect/vitest"
 import { LanguageModel, Retry, type StreamPart } from "@reins/core"
-import { OpenAiChat } from "@reins/openai"
-import { ProviderServer } from "@reins/testing"
+import type { OpenAiChat } from "@reins/openai"
+import { Formats, ProviderServer } from "@reins/testing"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,16 +30,21 @@ export const transports = [
   { name: "node:http", layer: nodeHttpKeepAlive }
 ] as const
 
+/** A model of `format` served by `server` (`Formats.all` has them), on a real HTTP client (undici unless given). */
+export const modelOn = (
+  format: Formats.Format,
+  server: ProviderServer.ProviderServer,
+  options: Formats.ModelOptions = {},
+  transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
+): Layer.Layer<LanguageModel.LanguageModel> =>
+  format.layer(server.url, { apiKey: Redacted.make(Formats.apiKey), ...options }).pipe(Layer.orDie, Layer.provide(transport))
+
 /** A Chat Completions model served by `server`, on a real HTTP client (undici unless given). */
 export const chatModel = (
   server: ProviderServer.ProviderServer,
   options: Partial<OpenAiChat.Options> = {},
   transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
-): Layer.Layer<LanguageModel.LanguageModel> =>
-  OpenAiChat.layer({ model: "test-model", apiKey: Redacted.make("sk-test-key"), baseUrl: `${server.url}/v1`, ...options }).pipe(
-    Layer.orDie,
-    Layer.provide(transport)
-  )
+): Layer.Layer<LanguageModel.LanguageModel> => modelOn(Formats.chat, server, { ...options }, transport)
 
 /** A retry policy that never retries. */
 export const noRetry = { ...Retry.defaultPolicy, maxRetries: 0 }

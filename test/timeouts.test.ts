@@ -77,7 +77,7 @@ describe("total timeout across retries", () => {
   it.scopedLive("the deadline covers the retry backoff too", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
-      server.enqueue(ChatCompletions.error(429, "Slow down", { headers: { "retry-after-ms": "5000" } }))
+      server.enqueue(ChatCompletions.errorBody(429, "Slow down", { headers: { "retry-after-ms": "5000" } }))
       const started = Date.now()
       const error = yield* LanguageModel.generate({ ...request, timeouts: { total: "200 millis" } }).pipe(
         Effect.flip,

@@ -18,7 +18,7 @@ describe("a provider call's span", () => {
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
       server.enqueue(
-        ChatCompletions.error(503, "busy", { headers: { "retry-after-ms": "10" } }),
+        ChatCompletions.errorBody(503, "busy", { headers: { "retry-after-ms": "10" } }),
         ChatCompletions.reply({ text: "Hello" })
       )
       const spans: Array<RecordedSpan> = []
@@ -54,7 +54,7 @@ describe("a provider call's span", () => {
   it.scopedLive("ends with the failure of a failed call, and as interrupted when the call is stopped", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
-      server.enqueue(ChatCompletions.error(401, "bad key"), Script.make([Script.stall()]))
+      server.enqueue(ChatCompletions.errorBody(401, "bad key"), Script.make([Script.stall()]))
       const spans: Array<RecordedSpan> = []
       const error = yield* LanguageModel.generate(request).pipe(Effect.flip, Effect.provide(chatModel(server)), Effect.withTracer(recordingTracer(spans)))
       expect(error._tag).toBe("AuthenticationError")

@@ -77,7 +77,7 @@ describe.each(transports)("over the $name transport", ({ layer, nodeBody }) => {
           server.enqueue({ ...ChatCompletions.reply({ text: `Grüße, ${encoding}`, deltaDelay: 1 }), encoding, linger: true })
           const message = yield* LanguageModel.generate({ messages: [Message.user("x")] })
           expect(Message.text(message)).toBe(`Grüße, ${encoding}`)
-          server.enqueue({ ...ChatCompletions.error(503, `Overloaded, ${encoding}`), encoding })
+          server.enqueue({ ...ChatCompletions.errorBody(503, `Overloaded, ${encoding}`), encoding })
           const error = yield* Effect.flip(LanguageModel.generate({ messages: [Message.user("x")] }))
           expect(error).toMatchObject({ _tag: "StatusError", status: 503, providerMessage: `Overloaded, ${encoding}` })
         }

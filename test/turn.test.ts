@@ -285,7 +285,7 @@ describe("interrupting a turn", () => {
   it.scopedLive("during a retry backoff", () =>
     withServer((server) =>
       Effect.gen(function*() {
-        server.enqueue(ChatCompletions.error(429, "Slow down", { headers: { "retry-after-ms": "60000" } }))
+        server.enqueue(ChatCompletions.errorBody(429, "Slow down", { headers: { "retry-after-ms": "60000" } }))
         const conversation = yield* newConversation
         const fiber = yield* Effect.fork(Turn.run({ conversation, input: "hello" }))
         yield* Effect.promise(() => server.nextRequest())
@@ -690,7 +690,7 @@ describe("tools that start as soon as their call is complete", () => {
           callsThenText([{ index: 0, id: "q", name: "quick", input: {} }], (index) => [
             Messages.blockDelta(index, { type: "text_delta", text: "Working" }),
             Script.delay(100),
-            Messages.error("api_error", "Internal")
+            Messages.errorEvent(500, "Internal")
           ])
         )
         const conversation = yield* newConversation

@@ -2,22 +2,22 @@
  * The four wire formats with the Reins layer that reads each, and a long text reply in each; the
  * cross-package tests take the layers from here too.
  */
-import { Anthropic } from "@reins/anthropic"
 import type { LanguageModel } from "@reins/core"
-import { Google } from "@reins/google"
-import { OpenAiChat, OpenAiResponses } from "@reins/openai"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Layer from "effect/Layer"
 import * as Wire from "./wire.js"
 
 const apiKey = "sk-bench"
 
-/** Each format's Reins layer, with the base URL written as the provider's SDK takes it. */
+const layerOf = (id: Wire.FormatId) => (url: string): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+  Wire.byId(id).format.layer(url, { model: Wire.model, apiKey }).pipe(Layer.orDie)
+
+/** Each format's Reins layer (from `Formats`), with the base URL written as the provider's SDK takes it. */
 export const layers: Record<Wire.FormatId, (serverUrl: string) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>> = {
-  chat: (url) => OpenAiChat.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }).pipe(Layer.orDie),
-  responses: (url) => OpenAiResponses.layer({ model: "bench", apiKey, baseUrl: `${url}/v1` }).pipe(Layer.orDie),
-  messages: (url) => Anthropic.layer({ model: "bench", apiKey, baseUrl: url }).pipe(Layer.orDie),
-  gemini: (url) => Google.layer({ model: "bench", apiKey, baseUrl: url }).pipe(Layer.orDie)
+  chat: layerOf("chat"),
+  responses: layerOf("responses"),
+  messages: layerOf("messages"),
+  gemini: layerOf("gemini")
 }
 
 /** One wire format with a long reply in it. */

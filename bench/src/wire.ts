@@ -1,13 +1,14 @@
 /**
  * The wire formats the benchmarks speak, as the ProviderServer plays them: a streamed text reply,
  * a stream that sends one text delta and then falls silent, the model's three steps of an agent
- * turn, and the least a hand-written client must do to pick the text out of an event. Only
- * `@reins/testing` is imported here, so the server thread loads no client code.
+ * turn, and the least a hand-written client must do to pick the text out of an event. The
+ * formats' ids, names, routes and replies come from `@reins/testing`'s `Formats`, whose layers load
+ * their client code only when built, so the server thread loads none.
  */
-import { ChatCompletions, Gemini, Messages, Responses, Script } from "@reins/testing"
+import { Formats, Script } from "@reins/testing"
 
 /** The formats, by the id clients declare. */
-export type FormatId = "chat" | "responses" | "messages" | "gemini"
+export type FormatId = Formats.Id
 
 /** A tool call the scripted model makes in a turn. */
 export interface Call {
@@ -18,10 +19,15 @@ export interface Call {
 /** One model step of a turn: tool calls, or the final answer. */
 export type Step = { readonly calls: ReadonlyArray<Call> } | { readonly text: string }
 
+/** The model every client asks for. */
+export const model = "bench"
+
 /** One wire format. */
 export interface WireFormat {
   readonly id: FormatId
   readonly name: string
+  /** The format in `@reins/testing`'s registry. */
+  readonly format: Formats.Format
   /** The request path from the server's root, as the clients call it. */
   readonly path: string
   /** A reply streaming `text` in deltas of `chunkSize` code points. */
@@ -58,7 +64,15 @@ export const text = (deltas: number) => "token ".repeat(deltas)
 /** The text of the short reply (time to first delta). */
 export const shortText = "Hello! Here is a short answer, in a few deltas."
 
-const args = (call: Call) => JSON.stringify({ key: call.key })
+const toolCalls = (calls: ReadonlyArray<Call>): ReadonlyArray<Formats.ToolCall> =>
+  calls.map((call) => ({ id: call.id, name: tool.name, arguments: { key: call.key } }))
+
+/** The reply for one step of a turn in `format`. */
+const stepOf = (format: Formats.Format) => (step: Step): Script.Script =>
+  "text" in step ? format.reply({ text: step.text }) : format.reply({ toolCalls: toolCalls(step.calls) })
+
+/** The id, name, route and registry entry of a format. */
+const fromRegistry = (format: Formats.Format) => ({ id: format.id, name: format.name, format, path: format.route(model) })
 
 /**
  * The real Responses API numbers every event (`sequence_number`) and sends the whole response
@@ -81,55 +95,36 @@ const asTheApiSends = (script: Script.Script): Script.Script => {
 /** The formats, in table order. */
 export const all: ReadonlyArray<WireFormat> = [
   {
-    id: "chat",
-    name: "Chat Completions",
-    path: "/v1/chat/completions",
-    reply: (text, chunkSize) => ChatCompletions.reply({ text, chunkSize }),
-    stalled: () => Script.make([ChatCompletions.start(), ...ChatCompletions.text("Hmm."), Script.stall()]),
-    step: (step) =>
-      "text" in step
-        ? ChatCompletions.reply({ text: step.text })
-        : ChatCompletions.reply({ toolCalls: step.calls.map((call) => ({ id: call.id, name: tool.name, arguments: args(call) })) }),
+    ...fromRegistry(Formats.chat),
+    reply: (text, chunkSize) => Formats.chat.reply({ text, chunkSize }),
+    stalled: () => Script.make([...Formats.chat.start(), ...Formats.chat.text("Hmm."), Script.stall()]),
+    step: stepOf(Formats.chat),
     textOf: (json) => json.choices?.[0]?.delta?.content
   },
   {
-    id: "responses",
-    name: "OpenAI Responses",
-    path: "/v1/responses",
-    reply: (text, chunkSize) => asTheApiSends(Responses.reply({ text, chunkSize })),
+    ...fromRegistry(Formats.responses),
+    reply: (text, chunkSize) => asTheApiSends(Formats.responses.reply({ text, chunkSize })),
     stalled: () => {
-      const start = Responses.reply({ text: "Hmm." }).steps.slice(0, 5) // created ... the first text delta
+      const start = Formats.responses.reply({ text: "Hmm." }).steps.slice(0, 5) // created ... the first text delta
       return asTheApiSends(Script.make([...start, Script.stall()]))
     },
-    step: (step) =>
-      asTheApiSends(
-        "text" in step
-          ? Responses.reply({ text: step.text })
-          : Responses.reply({ toolCalls: step.calls.map((call) => ({ callId: call.id, name: tool.name, arguments: args(call) })) })
-      ),
+    step: (step) => asTheApiSends(stepOf(Formats.responses)(step)),
     textOf: (json) => json.type === "response.output_text.delta" ? json.delta : undefined
   },
   {
-    id: "messages",
-    name: "Anthropic Messages",
-    path: "/v1/messages",
-    reply: (text, chunkSize) => Messages.reply({ text, chunkSize }),
+    ...fromRegistry(Formats.messages),
+    reply: (text, chunkSize) => Formats.messages.reply({ text, chunkSize }),
     stalled: () => {
-      const start = Messages.reply({ text: "Hmm." }).steps.slice(0, 4) // message_start ... the first text delta
+      const start = Formats.messages.reply({ text: "Hmm." }).steps.slice(0, 4) // message_start ... the first text delta
       return Script.make([...start, Script.stall()])
     },
-    step: (step) =>
-      "text" in step
-        ? Messages.reply({ text: step.text })
-        : Messages.reply({ toolCalls: step.calls.map((call) => ({ id: call.id, name: tool.name, input: { key: call.key } })) }),
+    step: stepOf(Formats.messages),
     textOf: (json) => json.type === "content_block_delta" && json.delta.type === "text_delta" ? json.delta.text : undefined
   },
   {
-    id: "gemini",
-    name: "Gemini",
-    path: "/v1beta/models/bench:streamGenerateContent?alt=sse",
-    reply: (text, chunkSize) => Gemini.reply({ text, chunkSize }),
-    stalled: () => Script.make([Gemini.reply({ text: "Hmm." }).steps[0], Script.stall()]),
+    ...fromRegistry(Formats.gemini),
+    reply: (text, chunkSize) => Formats.gemini.reply({ text, chunkSize }),
+    stalled: () => Script.make([Formats.gemini.reply({ text: "Hmm." }).steps[0], Script.stall()]),
     textOf: (json) => {
       let out: string | undefined
       for (const part of json.candidates?.[0]?.content?.parts ?? []) {
@@ -144,8 +139,10 @@ export const all: ReadonlyArray<WireFormat> = [
 export const byId = (id: FormatId): WireFormat => all.find((format) => format.id === id)!
 
 /** The format a request path belongs to. */
-export const byPath = (path: string): WireFormat | undefined =>
-  all.find((format) => path.startsWith(format.path.split("?")[0]))
+export const byPath = (path: string): WireFormat | undefined => {
+  const format = Formats.byPath(path)
+  return format === undefined ? undefined : byId(format.id)
+}
 
 /** A script's bytes, encoded once so that the server only writes them. */
 export const encode = (script: Script.Script): string => script.steps.map((step) => Script.encode(step) ?? "").join("")

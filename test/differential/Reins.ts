@@ -3,11 +3,8 @@
  * over undici, `LanguageModel.generate`, and the assistant message in the shared outcome shape.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Anthropic } from "@reins/anthropic"
 import { LanguageModel, Message, Retry } from "@reins/core"
-import { Google } from "@reins/google"
-import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import type { ProviderServer } from "@reins/testing"
+import { Formats, type ProviderServer } from "@reins/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -17,21 +14,20 @@ import type { Format } from "./Recordings.js"
 /** Every call is tried once: the other side does not retry either, and a retry would replay nothing. */
 const once: Retry.Policy = { ...Retry.defaultPolicy, maxRetries: 0 }
 
-const common = { model: "test-model", apiKey: Redacted.make("sk-test-key"), retry: once }
+/** The registry's format for each recorded format. */
+const formatOf: Record<Format, Formats.Format> = {
+  chat: Formats.chat,
+  responses: Formats.responses,
+  anthropic: Formats.messages,
+  gemini: Formats.gemini
+}
 
 /** The Reins model of `format`, served by `server`, over undici. */
-export const layer = (format: Format, server: ProviderServer.ProviderServer): Layer.Layer<LanguageModel.LanguageModel> => {
-  switch (format) {
-    case "chat":
-      return OpenAiChat.layer({ ...common, baseUrl: `${server.url}/v1` }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
-    case "responses":
-      return OpenAiResponses.layer({ ...common, baseUrl: `${server.url}/v1` }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
-    case "anthropic":
-      return Anthropic.layer({ ...common, baseUrl: server.url }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
-    case "gemini":
-      return Google.layer({ ...common, baseUrl: server.url }).pipe(Layer.orDie, Layer.provide(NodeHttpClient.layerUndici))
-  }
-}
+export const layer = (format: Format, server: ProviderServer.ProviderServer): Layer.Layer<LanguageModel.LanguageModel> =>
+  formatOf[format].layer(server.url, { model: "test-model", apiKey: Redacted.make("sk-test-key"), retry: once }).pipe(
+    Layer.orDie,
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
 
 const signatureOf = (metadata: Record<string, unknown> | undefined): Array<string> =>
   typeof metadata?.thoughtSignature === "string" ? [metadata.thoughtSignature] : []

@@ -11,7 +11,7 @@ import type { HttpStream, LanguageModel, Retry } from "@reins/core"
 import { Google } from "@reins/google"
 import { Kimi } from "@reins/kimi"
 import { OpenAiChat, OpenAiResponses } from "@reins/openai"
-import { Chaos, ChatCompletions, Gemini, Messages, Responses, Script } from "@reins/testing"
+import { Chaos, ChatCompletions, Formats, Gemini, Messages, Responses, Script } from "@reins/testing"
 import type * as Effect from "effect/Effect"
 import type { WireFormat } from "../validity.js"
 import type * as ConfigError from "effect/ConfigError"
@@ -73,7 +73,7 @@ const pace = (options: ReplyOptions) => (options.deltaDelay !== undefined ? { de
 const retryAfter = (ms: number) => ({ headers: { "retry-after-ms": String(ms) } })
 
 const chat = {
-  chaos: "ChatCompletions" as const,
+  chaos: Formats.chat.chaos,
   toolStep: (calls: ReadonlyArray<Call>, options: ReplyOptions) =>
     ChatCompletions.reply({
       reasoning: REASONING,
@@ -84,20 +84,21 @@ const chat = {
     }),
   answer: (options: ReplyOptions) =>
     ChatCompletions.reply({ reasoning: REASONING, text: ANSWER, usage: { prompt_tokens: 40, completion_tokens: 14 }, ...pace(options) }),
-  rateLimited: (ms: number) => ChatCompletions.error(429, "Rate limit reached", retryAfter(ms))
+  rateLimited: (ms: number) => Formats.chat.errorBody(429, "Rate limit reached", retryAfter(ms))
 }
 
 /** Every format, in the order turns rotate through them. */
 export const formats: ReadonlyArray<Format> = [
   {
-    name: "Chat Completions",
-    make: (url, headers, retry) => OpenAiChat.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, timeouts }),
+    name: Formats.chat.name,
+    make: (url, headers, retry) => OpenAiChat.make({ model: "soak", apiKey: key, baseUrl: Formats.chat.baseUrl(url), headers, retry, timeouts }),
     ...chat
   },
   {
-    name: "OpenAI Responses",
-    chaos: "Responses",
-    make: (url, headers, retry) => OpenAiResponses.make({ model: "soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, timeouts }),
+    name: Formats.responses.name,
+    chaos: Formats.responses.chaos,
+    make: (url, headers, retry) =>
+      OpenAiResponses.make({ model: "soak", apiKey: key, baseUrl: Formats.responses.baseUrl(url), headers, retry, timeouts }),
     toolStep: (calls, options) =>
       Responses.reply({
         reasoning: { summary: [REASONING], encryptedContent: "enc-soak-1" },
@@ -113,12 +114,12 @@ export const formats: ReadonlyArray<Format> = [
         usage: { input_tokens: 40, output_tokens: 14 },
         ...pace(options)
       }),
-    rateLimited: (ms) => Responses.error(429, "Rate limit reached", retryAfter(ms))
+    rateLimited: (ms) => Formats.responses.errorBody(429, "Rate limit reached", retryAfter(ms))
   },
   {
-    name: "Anthropic Messages",
-    chaos: "Messages",
-    make: (url, headers, retry) => Anthropic.make({ model: "soak", apiKey: key, baseUrl: url, headers, retry, timeouts }),
+    name: Formats.messages.name,
+    chaos: Formats.messages.chaos,
+    make: (url, headers, retry) => Anthropic.make({ model: "soak", apiKey: key, baseUrl: Formats.messages.baseUrl(url), headers, retry, timeouts }),
     toolStep: (calls, options) =>
       Messages.reply({
         thinking: { text: REASONING, signature: "sig-soak-1" },
@@ -129,12 +130,12 @@ export const formats: ReadonlyArray<Format> = [
       }),
     answer: (options) =>
       Messages.reply({ thinking: { text: REASONING, signature: "sig-soak-2" }, text: ANSWER, usage: { input_tokens: 40, output_tokens: 14 }, ...pace(options) }),
-    rateLimited: (ms) => Messages.errorBody(429, "Rate limit reached", retryAfter(ms))
+    rateLimited: (ms) => Formats.messages.errorBody(429, "Rate limit reached", retryAfter(ms))
   },
   {
-    name: "Gemini",
-    chaos: "Gemini",
-    make: (url, headers, retry) => Google.make({ model: "gemini-soak", apiKey: key, baseUrl: url, headers, retry, timeouts }),
+    name: Formats.gemini.name,
+    chaos: Formats.gemini.chaos,
+    make: (url, headers, retry) => Google.make({ model: "gemini-soak", apiKey: key, baseUrl: Formats.gemini.baseUrl(url), headers, retry, timeouts }),
     toolStep: (calls, options) =>
       Gemini.reply({
         thought: REASONING,
@@ -148,11 +149,12 @@ export const formats: ReadonlyArray<Format> = [
       }),
     answer: (options) =>
       Gemini.reply({ thought: REASONING, thoughtSignature: "sig-soak-2", text: ANSWER, usage: { promptTokenCount: 40, candidatesTokenCount: 14 }, ...pace(options) }),
-    rateLimited: (ms) => Gemini.error(429, "Resource exhausted", retryAfter(ms))
+    rateLimited: (ms) => Formats.gemini.errorBody(429, "Resource exhausted", retryAfter(ms))
   },
   {
     name: "Kimi",
-    make: (url, headers, retry) => Kimi.make({ model: "kimi-soak", apiKey: key, baseUrl: `${url}/v1`, headers, retry, timeouts, thinking: "enabled" }),
+    make: (url, headers, retry) =>
+      Kimi.make({ model: "kimi-soak", apiKey: key, baseUrl: Formats.chat.baseUrl(url), headers, retry, timeouts, thinking: "enabled" }),
     ...chat
   }
 ]

@@ -246,7 +246,7 @@ interface Shape {
   readonly truncated: () => ReadonlyArray<Script.Step>
   readonly errorEvent: Script.Step
   readonly textDelta: (text: string) => Script.Step
-  readonly error: (status: number, message: string, headers?: Record<string, string>) => Script.Script
+  readonly errorBody: (status: number, message: string, headers?: Record<string, string>) => Script.Script
   /** The status the provider answers when overloaded. */
   readonly overloaded: number
   /** The first event of a reply, before any content: what a server sends as soon as it accepts the request. */
@@ -276,14 +276,12 @@ const chatCompletions = (): Shape => {
       usage,
       ChatCompletions.done
     ],
-    errorEvent: Script.event({
-      error: { message: "The server had an error while processing your request.", type: "server_error", param: null, code: null }
-    }),
+    errorEvent: ChatCompletions.errorEvent(500, "The server had an error while processing your request."),
     textDelta: (content) => Script.event(ChatCompletions.chunk({ content })),
-    error: (status, message, headers) => ChatCompletions.error(status, message, { headers }),
+    errorBody: (status, message, headers) => ChatCompletions.errorBody(status, message, { headers }),
     overloaded: 503,
     opening: [Script.event(ChatCompletions.chunk({ role: "assistant" }))],
-    keyEvent: (message) => Script.event({ error: { message, type: "invalid_request_error", param: null, code: "invalid_api_key" } }),
+    keyEvent: (message) => ChatCompletions.errorEvent(401, message, { type: "invalid_request_error", code: "invalid_api_key" }),
     completion: Completion.chatCompletion(whole)
   }
 }
@@ -302,13 +300,13 @@ const responses = (): Shape => {
       ...Responses.functionCall({ ...call, arguments: truncatedArguments }).slice(0, -2),
       Responses.incomplete("max_output_tokens", { usage })
     ],
-    errorEvent: Responses.errorEvent("server_error", "The server had an error while processing your request."),
+    errorEvent: Responses.errorEvent(500, "The server had an error while processing your request."),
     textDelta: (delta) =>
       Responses.event({ type: "response.output_text.delta", item_id: "msg_reins_test", output_index: 0, content_index: 0, delta }),
-    error: (status, message, headers) => Responses.error(status, message, { headers }),
+    errorBody: (status, message, headers) => Responses.errorBody(status, message, { headers }),
     overloaded: 503,
     opening: [Responses.created()],
-    keyEvent: (message) => Responses.errorEvent("invalid_api_key", message, { type: "invalid_request_error" }),
+    keyEvent: (message) => Responses.errorEvent(401, message, { type: "invalid_request_error" }),
     completion: Completion.response(whole)
   }
 }
@@ -326,12 +324,12 @@ const messages = (): Shape => {
       Messages.messageDelta("max_tokens", { output_tokens: 12 }),
       Messages.messageStop
     ],
-    errorEvent: Messages.error("overloaded_error", "Overloaded"),
+    errorEvent: Messages.errorEvent(529, "Overloaded"),
     textDelta: (delta) => Messages.blockDelta(0, { type: "text_delta", text: delta }),
-    error: (status, message, headers) => Messages.errorBody(status, message, { headers }),
+    errorBody: (status, message, headers) => Messages.errorBody(status, message, { headers }),
     overloaded: 529,
     opening: [Messages.messageStart({ usage: { input_tokens: 5 } })],
-    keyEvent: (message) => Messages.error("authentication_error", message),
+    keyEvent: (message) => Messages.errorEvent(401, message),
     completion: Completion.message(whole)
   }
 }
@@ -349,13 +347,13 @@ const gemini = (): Shape => {
       const streamed = Gemini.streamedFunctionCall({ id: toolCall.id, name: toolCall.name, args: toolCall.arguments, chunkSize: 3 })
       return [...head, ...streamed.slice(0, 1 + Math.ceil((streamed.length - 2) / 2)), Gemini.finish("MAX_TOKENS", { usage })]
     },
-    errorEvent: Gemini.streamError(503, "The model is overloaded. Please try again later."),
+    errorEvent: Gemini.errorEvent(503, "The model is overloaded. Please try again later."),
     textDelta: (delta) => Gemini.event([{ text: delta }]),
-    error: (status, message, headers) => Gemini.error(status, message, { headers }),
+    errorBody: (status, message, headers) => Gemini.errorBody(status, message, { headers }),
     overloaded: 503,
     // a first response with a candidate but no parts yet
     opening: [Gemini.event([])],
-    keyEvent: (message) => Gemini.streamError(401, message, "UNAUTHENTICATED"),
+    keyEvent: (message) => Gemini.errorEvent(401, message),
     completion: Completion.generateContent(whole)
   }
 }
@@ -450,16 +448,16 @@ export const script = (plan: Plan): Script.Script => {
   const before = events.slice(0, at)
   const rest = events.slice(at)
   const status = plan.status ?? errorBodyStatuses[0]
-  const errorBody = () => shape.error(status, statusMessage(status))
+  const errorBody = () => shape.errorBody(status, statusMessage(status))
   // a pause after each event, at which a compressed body is flushed
   const compressed = (encoding: Script.Encoding) => Script.make(Script.spaced(events, 1), { encoding })
   switch (plan.fault) {
     case "Status":
-      return shape.error(shape.overloaded, "The service is overloaded, try again later.")
+      return shape.errorBody(shape.overloaded, "The service is overloaded, try again later.")
     case "RetryAfter":
-      return shape.error(429, "Rate limit reached.", { "retry-after": String(retryAfter.seconds) })
+      return shape.errorBody(429, "Rate limit reached.", { "retry-after": String(retryAfter.seconds) })
     case "RetryAfterMs":
-      return shape.error(429, "Rate limit reached.", { "retry-after-ms": String(retryAfter.millis) })
+      return shape.errorBody(429, "Rate limit reached.", { "retry-after-ms": String(retryAfter.millis) })
     case "ResetBeforeHeaders":
       return Script.hangUp()
     case "StallBeforeHeaders":
@@ -507,7 +505,7 @@ export const script = (plan: Plan): Script.Script => {
     case "TricklingErrorBody":
       return Script.trickle(errorBody(), trickleMs)
     case "KeyEcho":
-      return { ...shape.error(401, keyMessage, { "www-authenticate": keyHeader }), echoKey: true }
+      return { ...shape.errorBody(401, keyMessage, { "www-authenticate": keyHeader }), echoKey: true }
     case "KeyEchoEvent":
       return Script.make([...before, shape.keyEvent(keyMessage), Script.stall()], { echoKey: true })
     case "ErrorBeforeContentStall":

@@ -1,6 +1,6 @@
 /**
  * Scripts and events in the OpenAI Chat Completions streaming wire format: `chat.completion.chunk`
- * objects sent as SSE `data:` events, closed by `data: [DONE]`, and OpenAI-style error bodies.
+ * objects sent as SSE `data:` events, closed by `data: [DONE]`, and OpenAI-style error bodies (`errorBody`) and error events (`errorEvent`).
  */
 import * as Script from "./Script.js"
 import { split } from "./Script.js"
@@ -152,21 +152,44 @@ export const done: Script.Step = Script.event("[DONE]")
 const defaultErrorType = (status: number): string =>
   status === 429 ? "requests" : status >= 500 ? "server_error" : status === 401 ? "authentication_error" : "invalid_request_error"
 
-/** An error response with OpenAI's body `{ error: { message, type, param: null, code } }`. */
-export const error = (
+/** The options of `errorBody` and `errorEvent`: OpenAI's error `type` (from the status when absent) and `code`. */
+export interface ErrorOptions {
+  readonly type?: string
+  readonly code?: string | null
+}
+
+const errorObject = (status: number, message: string, options: ErrorOptions | undefined) => ({
+  message,
+  type: options?.type ?? defaultErrorType(status),
+  param: null,
+  code: options?.code ?? null
+})
+
+/**
+ * A non-2xx error response of `status` with OpenAI's body `{ error: { message, type, param: null, code } }`.
+ *
+ * @example
+ * ```ts
+ * import { ChatCompletions } from "@reins/testing"
+ *
+ * // A 429 asking for two seconds, and an error event for a stream that had started.
+ * const limited = ChatCompletions.errorBody(429, "Rate limit reached", { code: "rate_limit_exceeded", headers: { "retry-after": "2" } })
+ * const failed = ChatCompletions.errorEvent(500, "The server had an error while processing your request.")
+ * console.log(limited.status, failed._tag) // 429 Event
+ * ```
+ */
+export const errorBody = (
   status: number,
   message: string,
-  options?: {
-    readonly type?: string
-    readonly code?: string | null
-    readonly headers?: Readonly<Record<string, string>> | undefined
-  }
-): Script.Script =>
-  Script.body(
-    status,
-    { error: { message, type: options?.type ?? defaultErrorType(status), param: null, code: options?.code ?? null } },
-    options?.headers
-  )
+  options?: ErrorOptions & { readonly headers?: Readonly<Record<string, string>> | undefined }
+): Script.Script => Script.body(status, { error: errorObject(status, message, options) }, options?.headers)
+
+/**
+ * An error sent mid-stream, as OpenAI-compatible servers do: `data: {"error": {message, type, param, code}}`,
+ * its `type` taken from `status` when not given (500: `server_error`, 429: `requests`).
+ */
+export const errorEvent = (status: number, message: string, options?: ErrorOptions): Script.Step =>
+  Script.event({ error: errorObject(status, message, options) })
 
 /** What `reply` streams. */
 export interface Reply extends ChunkOptions, Script.ReplyOptions {

@@ -2,7 +2,7 @@
  * Scripts and events in the Gemini `streamGenerateContent?alt=sse` wire format: every SSE `data:` is
  * a whole `GenerateContentResponse` (the new parts of candidate 0, maybe its `finishReason`, the
  * cumulative `usageMetadata`), there is no terminator, and errors are Google's
- * `{ error: { code, message, status } }` bodies.
+ * `{ error: { code, message, status } }`, as bodies (`errorBody`) or mid-stream (`errorEvent`).
  */
 import * as Script from "./Script.js"
 import { split } from "./Script.js"
@@ -196,25 +196,25 @@ export const statusName = (code: number): string => {
 }
 
 /** Google's error object `{ code, message, status }`. */
-export const errorObject = (code: number, message: string, status?: string): Record<string, unknown> => ({
+const errorObject = (code: number, message: string, status: string | undefined): Record<string, unknown> => ({
   code,
   message,
   status: status ?? statusName(code)
 })
 
-/** An error sent inside a stream that had started: `data: {"error": {...}}`. */
-export const streamError = (code: number, message: string, status?: string): Script.Step =>
-  Script.event({ error: errorObject(code, message, status) })
-
 /**
- * An error response with Google's body `{ error: { code, message, status } }`: 429
- * RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 400 INVALID_ARGUMENT, ...
+ * A non-2xx error response with Google's body `{ error: { code, message, status } }`: 429
+ * RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 400 INVALID_ARGUMENT, ... (`status` from `statusName` when not given).
  */
-export const error = (
+export const errorBody = (
   code: number,
   message: string,
   options?: { readonly status?: string; readonly headers?: Readonly<Record<string, string>> | undefined }
 ): Script.Script => Script.body(code, { error: errorObject(code, message, options?.status) }, options?.headers)
+
+/** An error sent mid-stream, in a stream that had started: `data: {"error": {code, message, status}}`. */
+export const errorEvent = (code: number, message: string, options?: { readonly status?: string }): Script.Step =>
+  Script.event({ error: errorObject(code, message, options?.status) })
 
 /** What `reply` streams. */
 export interface Reply extends ResponseOptions, Script.ReplyOptions {

@@ -2,7 +2,7 @@
  * Scripts and events in the Anthropic Messages streaming wire format: named SSE events whose
  * `event:` name equals the JSON's `type` (`message_start`, `content_block_start`,
  * `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, `ping`, `error`),
- * and Anthropic's error bodies `{ type: "error", error: { type, message } }`.
+ * and Anthropic's error bodies and error events `{ type: "error", error: { type, message } }`.
  */
 import * as Script from "./Script.js"
 import { split } from "./Script.js"
@@ -135,10 +135,6 @@ export const messageStop: Script.Step = event({ type: "message_stop" })
 /** A `ping` keep-alive. */
 export const ping: Script.Step = event({ type: "ping" })
 
-/** An `event: error` sent mid-stream, such as `overloaded_error`. */
-export const error = (type: string = "overloaded_error", message: string = "Overloaded"): Script.Step =>
-  event({ type: "error", error: { type, message } })
-
 const defaultErrorType = (status: number): string => {
   switch (status) {
     case 400:
@@ -162,13 +158,23 @@ const defaultErrorType = (status: number): string => {
   }
 }
 
-/** An error response with Anthropic's body `{ type: "error", error: { type, message } }` (529: `overloaded_error`). */
+/**
+ * A non-2xx error response of `status` with Anthropic's body `{ type: "error", error: { type, message } }`,
+ * its `type` taken from the status when not given (529: `overloaded_error`, 429: `rate_limit_error`).
+ */
 export const errorBody = (
   status: number,
   message: string,
   options?: { readonly type?: string; readonly headers?: Readonly<Record<string, string>> | undefined }
 ): Script.Script =>
   Script.body(status, { type: "error", error: { type: options?.type ?? defaultErrorType(status), message } }, options?.headers)
+
+/**
+ * An `event: error` sent mid-stream, its `type` taken from `status` as for `errorBody` when not
+ * given: `errorEvent(529, "Overloaded")` is the `overloaded_error` the API sends when busy.
+ */
+export const errorEvent = (status: number, message: string, options?: { readonly type?: string }): Script.Step =>
+  event({ type: "error", error: { type: options?.type ?? defaultErrorType(status), message } })
 
 /** What `reply` streams, block by block in this order: thinking, text, tool calls. */
 export interface Reply extends Script.ReplyOptions {

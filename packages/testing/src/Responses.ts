@@ -2,7 +2,7 @@
  * Scripts and events in the OpenAI Responses streaming wire format: SSE events whose `event:` name
  * equals the JSON's `type` (`response.created`, `response.output_item.added`,
  * `response.output_text.delta`, ..., `response.completed`), output items for messages, reasoning
- * (summaries and encrypted content) and function calls, `error` events, and OpenAI's error bodies.
+ * (summaries and encrypted content) and function calls, `error` events (`errorEvent`), and OpenAI's error bodies (`errorBody`).
  */
 import * as Script from "./Script.js"
 import { split } from "./Script.js"
@@ -13,8 +13,8 @@ export {
 } from "./Script.js"
 
 export {
-  /** An error response with OpenAI's body `{ error: { message, type, param: null, code } }`, as for Chat Completions. */
-  error
+  /** A non-2xx error response with OpenAI's body `{ error: { message, type, param: null, code } }`, as for Chat Completions. */
+  errorBody
 } from "./ChatCompletions.js"
 
 const DEFAULT_ID = "resp_reins_test"
@@ -91,15 +91,22 @@ export const incomplete = (reason: string, options?: ResponseOptions & { readonl
 export const failed = (error: { readonly code: string; readonly message: string }, options?: ResponseOptions): Script.Step =>
   event({ type: "response.failed", response: response("failed", options, { error }) })
 
+/** The `code` the Responses API gives an error of `status`. */
+const defaultErrorCode = (status: number): string =>
+  status === 429 ? "rate_limit_exceeded" : status === 401 ? "invalid_api_key" : status >= 500 ? "server_error" : "invalid_request_error"
+
 /**
- * An `error` event. The API documents the fields on the event itself; recorded streams also show
- * them nested in `error` (`nested: true`).
+ * An `error` event sent mid-stream, its `code` taken from `status` when not given (500:
+ * `server_error`, 429: `rate_limit_exceeded`, 401: `invalid_api_key`) and its `type` the code
+ * unless given. The API documents the fields on the event itself; recorded streams also show them
+ * nested in `error` (`nested: true`).
  */
 export const errorEvent = (
-  code: string,
+  status: number,
   message: string,
-  options?: { readonly type?: string; readonly nested?: boolean }
+  options?: { readonly code?: string; readonly type?: string; readonly nested?: boolean }
 ): Script.Step => {
+  const code = options?.code ?? defaultErrorCode(status)
   const error = { type: options?.type ?? code, code, message, param: null }
   return options?.nested === true ? event({ type: "error", error }) : event({ ...error, type: "error" })
 }

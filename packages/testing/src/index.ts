@@ -2,6 +2,7 @@
 export * as Chaos from "./Chaos.js"
 export * as ChatCompletions from "./ChatCompletions.js"
 export * as Completion from "./Completion.js"
+export * as Formats from "./Formats.js"
 export * as Gateway from "./Gateway.js"
 export * as Gemini from "./Gemini.js"
 export * as Messages from "./Messages.js"

@@ -197,7 +197,7 @@ describe("ProviderServer", () => {
   it("error scripts return status, JSON body and headers", () =>
     withServer(async (server) => {
       server.enqueue(
-        ChatCompletions.error(429, "Rate limit reached", { code: "rate_limit_exceeded", headers: { "retry-after": "2" } })
+        ChatCompletions.errorBody(429, "Rate limit reached", { code: "rate_limit_exceeded", headers: { "retry-after": "2" } })
       )
       const response = await post(server)
       expect(response.status).toBe(429)

@@ -89,7 +89,7 @@ describe.each(Script.encodings)("encoding %s", (encoding) => {
 
   it.scopedLive("an error body compressed, its status and headers kept", () =>
     Effect.gen(function*() {
-      const error = ChatCompletions.error(429, "Slow down", { headers: { "retry-after-ms": "20" } })
+      const error = ChatCompletions.errorBody(429, "Slow down", { headers: { "retry-after-ms": "20" } })
       const { response } = yield* play({ ...error, encoding })
       expect(response.statusCode).toBe(429)
       expect(response.headers["retry-after-ms"]).toBe("20")
@@ -103,7 +103,7 @@ describe.each(Script.encodings)("encoding %s", (encoding) => {
   it.scopedLive("a client that decodes content-encoding (fetch) reads the plain body", () =>
     Effect.gen(function*() {
       const server = yield* ProviderServer.make()
-      server.enqueue({ ...ChatCompletions.error(503, "Overloaded"), encoding })
+      server.enqueue({ ...ChatCompletions.errorBody(503, "Overloaded"), encoding })
       const response = yield* Effect.promise(() => fetch(`${server.url}/v1/chat/completions`, { method: "POST", body: "{}" }))
       expect(response.status).toBe(503)
       expect((yield* Effect.promise(() => response.json())).error.message).toBe("Overloaded")
@@ -113,7 +113,7 @@ describe.each(Script.encodings)("encoding %s", (encoding) => {
 describe("error bodies that stall or trickle", () => {
   it.scopedLive.each([500, 429, 401])("stallMidway: a %i whose JSON body stops half-way, its content-length promising the rest", (status) =>
     Effect.gen(function*() {
-      const error = ChatCompletions.error(status, "Something went wrong on our side, sorry.")
+      const error = ChatCompletions.errorBody(status, "Something went wrong on our side, sorry.")
       const whole = written(error)
       const { server, response } = yield* play(Script.stallMidway(error))
       expect(response.statusCode).toBe(status)
@@ -128,7 +128,7 @@ describe("error bodies that stall or trickle", () => {
 
   it.scopedLive("stallMidway with a byte count: exactly that many bytes", () =>
     Effect.gen(function*() {
-      const error = ChatCompletions.error(500, "Internal error")
+      const error = ChatCompletions.errorBody(500, "Internal error")
       const { response } = yield* play(Script.stallMidway(error, 7))
       const { bytes } = yield* Effect.promise(() => read(response))
       expect(bytes).toEqual(written(error).subarray(0, 7))
@@ -137,7 +137,7 @@ describe("error bodies that stall or trickle", () => {
 
   it.scopedLive.each([500, 429, 401])("trickle: a %i whose body comes one byte a read, whole in the end", (status) =>
     Effect.gen(function*() {
-      const error = ChatCompletions.error(status, "Try again")
+      const error = ChatCompletions.errorBody(status, "Try again")
       const whole = written(error)
       const { response } = yield* play(Script.trickle(error, 2))
       expect(response.statusCode).toBe(status)
@@ -152,7 +152,7 @@ describe("error bodies that stall or trickle", () => {
 describe("echoKey", () => {
   const message = `Incorrect API key provided: ${Script.requestKey}.`
   const echo: Script.Script = {
-    ...ChatCompletions.error(401, message, { headers: { "www-authenticate": `Bearer error="invalid_token", key="${Script.requestKey}"` } }),
+    ...ChatCompletions.errorBody(401, message, { headers: { "www-authenticate": `Bearer error="invalid_token", key="${Script.requestKey}"` } }),
     echoKey: true
   }
   const key = "sk-reins-secret-0123456789"
