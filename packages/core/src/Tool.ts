@@ -9,12 +9,12 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { ToolDefinition } from "./LanguageModel.js"
 import * as Message from "./Message.js"
 import * as Part from "./Part.js"
+import * as StructuredOutput from "./StructuredOutput.js"
 
 /** Marks the `Content` schema, so that a tool whose `success` is it returns its parts as they are. */
 const ContentId: unique symbol = Symbol.for("@reins/core/Tool/Content")
@@ -72,6 +72,22 @@ export interface Tool<P, A, E, R> extends Any {
 export type Requirements<T> = T extends { readonly run: (call: Part.ToolCall) => Effect.Effect<any, any, infer R> } ? R
   : never
 
+/** What a tool is made of: its schemas, its limits and its handler. */
+export interface Options<P, PI, A, AI, E, EI, R> {
+  readonly description?: string | undefined
+  readonly parameters: Schema.Schema<P, PI>
+  readonly success: Schema.Schema<A, AI>
+  readonly failure?: Schema.Schema<E, EI> | undefined
+  /** Longer than this, the call is interrupted and reported to the model as timed out. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Ask before running: always, or for the calls whose arguments the predicate picks. A call
+   * whose arguments do not decode never runs, so it is not asked about.
+   */
+  readonly needsApproval?: boolean | ((params: P) => boolean) | undefined
+  readonly handler: (params: P) => Effect.Effect<A, E, R>
+}
+
 /**
  * Defines a tool.
  *
@@ -96,20 +112,7 @@ export type Requirements<T> = T extends { readonly run: (call: Part.ToolCall) =>
  */
 export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
   name: string,
-  options: {
-    readonly description?: string | undefined
-    readonly parameters: Schema.Schema<P, PI>
-    readonly success: Schema.Schema<A, AI>
-    readonly failure?: Schema.Schema<E, EI> | undefined
-    /** Longer than this, the call is interrupted and reported to the model as timed out. */
-    readonly timeout?: Duration.DurationInput | undefined
-    /**
-     * Ask before running: always, or for the calls whose arguments the predicate picks. A call
-     * whose arguments do not decode never runs, so it is not asked about.
-     */
-    readonly needsApproval?: boolean | ((params: P) => boolean) | undefined
-    readonly handler: (params: P) => Effect.Effect<A, E, R>
-  }
+  options: Options<P, PI, A, AI, E, EI, R>
 ): Tool<P, A, E, R> => {
   const tool: Omit<Tool<P, A, E, R>, "run"> = {
     name,
@@ -120,7 +123,7 @@ export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
     timeout: options.timeout === undefined ? undefined : Duration.decode(options.timeout),
     handler: options.handler,
     needsApproval: approvalOf(options.parameters, options.needsApproval),
-    definition: { name, description: options.description, parameters: parametersSchema(options.parameters) }
+    definition: { name, description: options.description, parameters: StructuredOutput.jsonSchema(options.parameters) }
   }
   return { ...tool, run: (call) => runCall(tool, call) }
 }
@@ -147,16 +150,9 @@ export const make = <P, PI, A, AI, E = never, EI = never, R = never>(
  */
 export const fromJsonSchema = <A, AI, E = never, EI = never, R = never>(
   name: string,
-  options: {
-    readonly description?: string | undefined
-    /** The JSON Schema of the arguments, sent to the model as it is. */
+  options: Omit<Options<unknown, unknown, A, AI, E, EI, R>, "parameters"> & {
+    /** The JSON Schema of the arguments, sent to the model as it is; the handler gets them as parsed JSON (`{}` for none). */
     readonly parameters: Readonly<Record<string, unknown>>
-    readonly success: Schema.Schema<A, AI>
-    readonly failure?: Schema.Schema<E, EI> | undefined
-    readonly timeout?: Duration.DurationInput | undefined
-    readonly needsApproval?: boolean | ((params: unknown) => boolean) | undefined
-    /** Gets the arguments as parsed JSON (`{}` for none). */
-    readonly handler: (params: unknown) => Effect.Effect<A, E, R>
   }
 ): Tool<unknown, A, E, R> => {
   const tool = make(name, { ...options, parameters: Schema.Unknown })
@@ -232,12 +228,6 @@ const decodeArguments = <P>(parameters: Schema.Schema<P, any>, call: Part.ToolCa
     Schema.decodeUnknownEither(parameters)(input),
     (error) => `The arguments do not match the parameters: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
   )
-}
-
-/** The JSON Schema of the parameters, without the `$schema` key that some providers reject. */
-const parametersSchema = (schema: Schema.Schema<any, any>): Record<string, unknown> => {
-  const { $schema: _, ...rest } = JSONSchema.make(schema) as unknown as Record<string, unknown>
-  return rest
 }
 
 const encoded = (schema: Schema.Schema<any, any>, value: unknown): unknown => {
