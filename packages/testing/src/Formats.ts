@@ -148,6 +148,8 @@ const lazily = <A>(
 const pick = <T extends object>(options: T | undefined, keys: ReadonlyArray<keyof T>): Partial<T> =>
   options === undefined ? {} : Script.defined(options, keys)
 
+const chatUsage = (usage: Usage) => ({ prompt_tokens: usage.input, completion_tokens: usage.output })
+
 export const chat: Format = {
   id: "chat",
   name: "Chat Completions",
@@ -165,14 +167,14 @@ export const chat: Format = {
     ChatCompletions.toolCall({ id: call.id, name: call.name, arguments: call.arguments, index: options?.index ?? 0, ...pick(options, ["chunkSize"]) }),
   finish: (options) => [
     ChatCompletions.finish(options?.reason ?? "stop"),
-    ...(options?.usage !== undefined ? [ChatCompletions.usage({ prompt_tokens: options.usage.input, completion_tokens: options.usage.output })] : []),
+    ...(options?.usage !== undefined ? [ChatCompletions.usage(chatUsage(options.usage))] : []),
     ChatCompletions.done
   ],
   reply: (options) =>
     ChatCompletions.reply({
       ...Script.defined(options, ["text", "reasoning", "chunkSize", "deltaDelay"]),
       ...(options.toolCalls !== undefined ? { toolCalls: options.toolCalls.map((call) => ({ id: call.id, name: call.name, arguments: call.arguments })) } : {}),
-      ...(options.usage !== undefined ? { usage: { prompt_tokens: options.usage.input, completion_tokens: options.usage.output } } : {})
+      ...(options.usage !== undefined ? { usage: chatUsage(options.usage) } : {})
     }),
   errorBody: (status, message, options) => ChatCompletions.errorBody(status, message, options),
   errorEvent: (status, message) => ChatCompletions.errorEvent(status, message)
